@@ -1,0 +1,56 @@
+// Minimal test harness. A test is a void function; CHECK records a failure and
+// goes on; RUN_TEST prints one line per test; test_summary() prints the closing
+// "N passed, N failed" line that test/run_tests.sh adds up.
+#ifndef SCPT_TEST_H
+#define SCPT_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int tests_passed, tests_failed, tests_skipped, test_had_failure, test_skipping;
+
+#define CHECK(cond, ...)                                                     \
+    do {                                                                     \
+        if (!(cond)) {                                                       \
+            test_had_failure = 1;                                            \
+            fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fputc('\n', stderr);                                             \
+        }                                                                    \
+    } while (0)
+
+// |a - b| <= tol, with the values in the message
+#define CHECK_NEAR(a, b, tol, what)                                                   \
+    CHECK(fabs((double)(a) - (double)(b)) <= (tol), "%s: %.9g vs %.9g (tol %.3g)", \
+          (what), (double)(a), (double)(b), (double)(tol))
+
+// Marks the running test as skipped, with the reason printed.
+#define SKIP_TEST(...)                     \
+    do {                                   \
+        test_skipping = 1;                 \
+        printf("  skipped: ");             \
+        printf(__VA_ARGS__);               \
+        printf("\n");                      \
+        return;                            \
+    } while (0)
+
+#define RUN_TEST(fn)                                              \
+    do {                                                          \
+        test_had_failure = 0;                                     \
+        test_skipping = 0;                                        \
+        fn();                                                     \
+        if (test_had_failure) tests_failed++;                     \
+        else if (test_skipping) tests_skipped++;                  \
+        else tests_passed++;                                      \
+        printf("%s %s\n", test_had_failure ? "FAIL" : test_skipping ? "skip" : "ok  ", #fn); \
+        fflush(stdout);                                           \
+    } while (0)
+
+static inline int test_summary(void) {
+    printf("%d passed, %d failed, %d skipped\n", tests_passed, tests_failed, tests_skipped);
+    return tests_failed ? 1 : 0;
+}
+
+#endif
