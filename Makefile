@@ -2,7 +2,9 @@
 # `make test` runs the whole suite, `make help` lists the targets.
 
 CC      ?= gcc
-B       := build
+B       ?= build
+# where programs go: the repo root (like llm.c), or the sanitizer build's directory
+BIN     ?= .
 CFLAGS  := -std=gnu11 -O3 -march=native -ffp-contract=fast -fopenmp -g \
            -Wall -Wextra -Wno-unused-parameter -Iinclude -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := -fopenmp $(EXTRA_LDFLAGS)
@@ -12,48 +14,85 @@ LDLIBS  := -lm
 objs = $(patsubst %,$(B)/%.o,$(1))
 
 # ---- parts: each a list of src/ stems -----------------------------------------
-UTIL_PART  := util
-DATA_PART  := shard
+UTIL_PART   := util args
+DATA_PART   := shard loader
+# the CPU twins of the kernels, one family per file, and the model built from them
+LAYERS_PART := encoder layernorm rmsnorm matmul rope attention gelu swiglu residual classifier adamw global_norm
+MODEL_PART  := $(LAYERS_PART) config model optim
+CKPT_PART   := safetensors checkpoint metrics
 
 # ---- programs -----------------------------------------------------------------
-PROGRAMS :=
+# each program: <name>_objs and <name>_libs
+PROGRAMS   := train
+train_objs  = $(call objs,train $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+train_libs := -lcjson
 
 # ---- tests --------------------------------------------------------------------
-# C test programs: test/<name>.c linked with the parts they exercise.
-TESTS := test_shard
+# C test programs: test/<name>.c linked with the parts they exercise. Programs in
+# TESTS_F64 are built against the double-precision build of the model (build/f64).
+TESTS := test_shard test_loader test_optim test_model test_checkpoint test_gradcheck test/test_train.sh
 $(B)/test/test_shard: $(call objs,$(UTIL_PART) $(DATA_PART))
+$(B)/test/test_loader: $(call objs,$(UTIL_PART) $(DATA_PART))
+$(B)/test/test_optim: $(call objs,$(MODEL_PART) $(UTIL_PART))
+$(B)/test/test_model: $(call objs,$(MODEL_PART) $(UTIL_PART))
+$(B)/test/test_checkpoint: $(call objs,$(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(B)/test/test_checkpoint: test_libs := -lcjson
+$(B)/test/test_gradcheck: $(patsubst %,$(B)/f64/%.o,$(MODEL_PART) util)
+# helpers the test scripts run
+TEST_HELPERS := make_shards
+$(B)/test/make_shards: $(call objs,$(UTIL_PART) $(DATA_PART))
 
-.PHONY: all test deps clean help
+.PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
-all: $(PROGRAMS)
+all: $(addprefix $(BIN)/,$(PROGRAMS))
+
+define program_rule
+$(BIN)/$(1): $$($(1)_objs)
+	$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) $$($(1)_libs) -o $$@
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
 
 $(B)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(B)/f64/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSCPT_F64 -c $< -o $@
+
 $(B)/test/%.o: test/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itest -c $< -o $@
+	$(CC) $(CFLAGS) $(if $(filter test_gradcheck%,$*),-DSCPT_F64) -Itest -c $< -o $@
 
 $(B)/test/%: $(B)/test/%.o
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(test_libs) -o $@
 
-$(PROGRAMS):
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+# the test list as commands: C programs from build/test, scripts as they are
+test_commands = $(foreach t,$(TESTS),$(if $(filter %.sh,$(t)),$(t),$(B)/test/$(t)))
 
 # installs what the tests need (Debian packages, npm packages into the cache); quick when present
 deps:
 	scripts/setup --deps-only
 
-test: deps all $(addprefix $(B)/test/,$(TESTS))
-	test/run_tests.sh $(addprefix $(B)/test/,$(TESTS))
+test: deps
+	$(MAKE) all $(filter $(B)/test/%,$(test_commands)) $(addprefix $(B)/test/,$(TEST_HELPERS))
+	test/run_tests.sh $(test_commands)
+	$(MAKE) test-asan
+
+# the suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer
+test-asan:
+	$(MAKE) B=build/asan BIN=build/asan EXTRA_CFLAGS="-O2 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	        EXTRA_LDFLAGS="-fsanitize=address,undefined" asan-run
+
+asan-run: all $(filter $(B)/test/%,$(test_commands)) $(addprefix $(B)/test/,$(TEST_HELPERS))
+	SCPT_BIN=$(BIN) SCPT_SANITIZED=1 test/run_tests.sh $(test_commands)
 
 clean:
-	rm -rf $(B) $(PROGRAMS)
+	rm -rf build $(PROGRAMS)
 
 help:
 	@echo "make            build $(PROGRAMS) (and the CUDA path when nvcc is found)"
-	@echo "make test       install test dependencies, build, run the whole suite"
+	@echo "make test       install test dependencies, build, run the whole suite (then again under ASan+UBSan)"
 	@echo "make clean      remove build outputs"
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find build -name '*.d' 2>/dev/null)
