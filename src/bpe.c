@@ -15,7 +15,10 @@
 
 static void work_reserve(BpeWork *w, size_t n) {
     if (n <= w->cap) return;
+    CachedPiece *cache = w->cache;
+    w->cache = NULL;
     bpe_work_free(w);
+    w->cache = cache;
     w->cap = n < 256 ? 256 : n * 2;
     w->id = xmalloc(w->cap * sizeof *w->id);
     w->rank = xmalloc(w->cap * sizeof *w->rank);
@@ -26,6 +29,7 @@ static void work_reserve(BpeWork *w, size_t n) {
 }
 
 void bpe_work_free(BpeWork *w) {
+    free(w->cache);
     free(w->id);
     free(w->rank);
     free(w->merged);
@@ -131,6 +135,27 @@ void bpe_encode(const Tokenizer *t, BpeWork *w, const uint8_t *piece, size_t n, 
             return;
         }
     }
-    if (n <= SCAN_MAX_BYTES) bpe_merge_scan(t, w, piece, n, out);
-    else bpe_merge_heap(t, w, piece, n, out);
+    if (n > sizeof w->cache->bytes) {
+        if (n <= SCAN_MAX_BYTES) bpe_merge_scan(t, w, piece, n, out);
+        else bpe_merge_heap(t, w, piece, n, out);
+        return;
+    }
+    // short pieces recur (words of several tokens): look the merge up first
+    if (!w->cache) w->cache = xcalloc(PIECE_CACHE_SLOTS, sizeof *w->cache);
+    CachedPiece *c = &w->cache[hash_bytes(piece, n, load_head(piece, n)) & (PIECE_CACHE_SLOTS - 1)];
+    if (c->len == n && memcmp(c->bytes, piece, n) == 0) {
+        token_ids_reserve(out, c->n_ids);
+        memcpy(out->ids + out->len, c->ids, c->n_ids * sizeof *c->ids);
+        out->len += c->n_ids;
+        return;
+    }
+    size_t before = out->len;
+    bpe_merge_scan(t, w, piece, n, out);
+    size_t n_ids = out->len - before;
+    if (n_ids <= sizeof c->ids / sizeof *c->ids) {
+        c->len = (uint8_t)n;
+        c->n_ids = (uint8_t)n_ids;
+        memcpy(c->bytes, piece, n);
+        memcpy(c->ids, out->ids + before, n_ids * sizeof *c->ids);
+    }
 }

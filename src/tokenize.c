@@ -379,6 +379,7 @@ int main(int argc, char **argv) {
     r.val = proto, r.val.kind = "val";
 
     Progress p = {.start = wall_time(), .tty = isatty(2), .quiet = quiet};
+    p.last = p.start;
     for (int i = optind; i < argc; i++) {
         struct stat st;
         if (strcmp(argv[i], "-") != 0 && stat(argv[i], &st) == 0) p.total_bytes += st.st_size;

@@ -34,65 +34,36 @@ void token_ids_free(TokenIds *v) {
 
 // ---- maps --------------------------------------------------------------------
 
-static inline uint64_t hash_bytes(const char *p, size_t n) {
-    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        p += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, p, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 29);
-}
-
 static size_t pow2_at_least(size_t n) {
     size_t c = 16;
     while (c < n) c *= 2;
     return c;
 }
 
-int bytes_map_get(const Tokenizer *t, const BytesMap *m, const char *bytes, size_t len) {
-    for (uint64_t i = hash_bytes(bytes, len) & m->mask;; i = (i + 1) & m->mask) {
-        int32_t id = m->slots[i];
-        if (id < 0) return -1;
-        if ((size_t)t->len[id] == len && memcmp(t->blob + t->off[id], bytes, len) == 0) return id;
-    }
-}
-
 // -1 when the bytes are already there (their id in *dup)
 static int bytes_map_put(const Tokenizer *t, BytesMap *m, int id, int *dup) {
-    const char *bytes = t->blob + t->off[id];
+    const uint8_t *p = (const uint8_t *)t->blob + t->off[id];
     size_t len = t->len[id];
-    for (uint64_t i = hash_bytes(bytes, len) & m->mask;; i = (i + 1) & m->mask) {
-        int32_t other = m->slots[i];
-        if (other < 0) {
-            m->slots[i] = id;
-            return 0;
-        }
-        if ((size_t)t->len[other] == len && memcmp(t->blob + t->off[other], bytes, len) == 0) {
-            *dup = other;
-            return -1;
-        }
+    int other = bytes_map_get(t, m, (const char *)p, len);
+    if (other >= 0) {
+        *dup = other;
+        return -1;
     }
+    uint64_t head = load_head(p, len), i = hash_bytes(p, len, head) & m->mask;
+    while (m->slots[i].len) i = (i + 1) & m->mask;
+    m->slots[i] = (BytesSlot){head, (uint32_t)len, id};
+    return 0;
 }
 
 static void bytes_map_init(BytesMap *m, size_t expected) {
     size_t cap = pow2_at_least(2 * expected);
-    m->slots = xmalloc(cap * sizeof *m->slots);
-    memset(m->slots, 0xff, cap * sizeof *m->slots);
+    m->slots = xcalloc(cap, sizeof *m->slots);
     m->mask = cap - 1;
 }
 
 void pair_map_init(PairMap *m, size_t expected) {
     size_t cap = pow2_at_least(2 * expected);
-    m->keys = xcalloc(cap, sizeof *m->keys);
-    m->rank = xmalloc(cap * sizeof *m->rank);
-    m->merged = xmalloc(cap * sizeof *m->merged);
+    m->slots = xcalloc(cap, sizeof *m->slots);
     m->mask = cap - 1;
     m->count = 0;
 }
@@ -102,22 +73,18 @@ void pair_map_put(PairMap *m, int left, int right, int rank, int merged) {
     if (2 * (m->count + 1) > m->mask + 1) {
         PairMap bigger;
         pair_map_init(&bigger, 2 * (m->mask + 1));
-        for (uint64_t i = 0; i <= m->mask; i++)
-            if (m->keys[i])
-                pair_map_put(&bigger, (int)((m->keys[i] - 1) >> 32), (int)((m->keys[i] - 1) & 0xffffffff),
-                             m->rank[i], m->merged[i]);
-        free(m->keys);
-        free(m->rank);
-        free(m->merged);
+        for (uint64_t i = 0; i <= m->mask; i++) {
+            const PairSlot *s = &m->slots[i];
+            if (s->key) pair_map_put(&bigger, (int)((s->key - 1) >> 32), (int)((s->key - 1) & 0xffffffff), s->rank, s->merged);
+        }
+        free(m->slots);
         *m = bigger;
     }
     uint64_t key = ((uint64_t)(uint32_t)left << 32 | (uint32_t)right) + 1;
     for (uint64_t i = pair_hash(key) & m->mask;; i = (i + 1) & m->mask) {
-        if (m->keys[i] == key) return;
-        if (m->keys[i] == 0) {
-            m->keys[i] = key;
-            m->rank[i] = rank;
-            m->merged[i] = merged;
+        if (m->slots[i].key == key) return;
+        if (m->slots[i].key == 0) {
+            m->slots[i] = (PairSlot){key, rank, merged};
             m->count++;
             return;
         }
@@ -430,9 +397,7 @@ void tokenizer_free(Tokenizer *t) {
     if (t->re) pcre2_code_free(t->re);
     free(t->ordinary.slots);
     free(t->specials.slots);
-    free(t->pairs.keys);
-    free(t->pairs.rank);
-    free(t->pairs.merged);
+    free(t->pairs.slots);
     free(t->blob);
     free(t->off);
     free(t->len);

@@ -8,8 +8,8 @@
 //     recognised. OUT.bin holds, per document, its id count then its ids, all
 //     int32 little-endian.
 //   node test/tokenizer_ref.js gpt2|llama3 bench IN.jsonl [FIELD]
-//     prints {"bytes":..., "seconds":...} for encoding every document once as
-//     ordinary text.
+//     prints {"bytes":..., "seconds":...}: the best of 3 passes encoding every
+//     document as ordinary text.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -61,11 +61,13 @@ function main() {
   const enc = loadEncoder(family);
   const docs = readDocs(input, fields);
   if (bench) {
-    let bytes = 0;
+    let bytes = 0, seconds = Infinity;
     for (const d of docs) bytes += Buffer.byteLength(d, 'utf8');
-    const t0 = process.hrtime.bigint();
-    for (const d of docs) enc.ordinary(d);
-    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    for (let pass = 0; pass < 3; pass++) {   // best of 3, as the C benchmark
+      const t0 = process.hrtime.bigint();
+      for (const d of docs) enc.ordinary(d);
+      seconds = Math.min(seconds, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
     console.log(JSON.stringify({ bytes, seconds }));
     return;
   }
