@@ -275,8 +275,9 @@ static void progress_show(Progress *p, const Run *r, int final) {
         snprintf(eta, sizeof eta, ", ETA %.0fs", (p->total_bytes / 1e6 - mb) / rate);
     char of[32] = "";
     if (p->total_bytes) snprintf(of, sizeof of, " / %.1f MB (%.0f%%)", p->total_bytes / 1e6, 100.0 * p->done_bytes / p->total_bytes);
+    // on a terminal the line is redrawn in place (\033[K clears what a longer one left)
     fprintf(stderr, "%stokenize: %.1f MB%s, %.2f MB/s, %lld docs, %.2fM tokens%s%s", p->tty ? "\r" : "", mb, of, rate,
-            (long long)r->docs, tokens / 1e6, eta, p->tty && !final ? "   " : "\n");
+            (long long)r->docs, tokens / 1e6, eta, p->tty ? (final ? "\033[K\n" : "\033[K") : "\n");
     fflush(stderr);
 }
 

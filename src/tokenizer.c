@@ -367,6 +367,9 @@ static Scratch *scratch_get(const Tokenizer *t) {
     s->match = pcre2_match_data_create_from_pattern(t->re, NULL);
     s->context = pcre2_match_context_create(NULL);
     if (!s->match || !s->context) die("out of memory creating regex match data");
+    // a long whitespace run backtracks once per character (Llama 3's \s*[\r\n]+):
+    // linear, but past PCRE2's default limit of 10 million steps
+    pcre2_set_match_limit(s->context, UINT32_MAX);
     if (t->jit) {
         // long runs of one character class backtrack deeply; the default 32 KiB is too small
         s->jit_stack = pcre2_jit_stack_create(64 << 10, 256 << 20, NULL);

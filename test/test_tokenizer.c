@@ -210,6 +210,31 @@ static void test_merge_loops_agree(void) {
     CHECK(bad == 0, "the linear and heap merge loops disagree on %d pieces", bad);
 }
 
+// Megabyte runs of one kind: long pieces go through the heap merge, and the
+// regex backtracks once per character (past PCRE2's default match limit).
+static void test_long_runs(void) {
+    static const char *unit[] = {" ", "\n ", "7", "a", "\xe2\x80", "!", "\t\r\n"};
+    size_t n = 1 << 20;
+    char *text = xmalloc(n + 1);
+    Tokenizer *toks[2] = {gpt2, llama3};
+    for (int k = 0; k < 2; k++) {
+        for (size_t u = 0; u < sizeof unit / sizeof *unit; u++) {
+            size_t L = strlen(unit[u]);
+            for (size_t i = 0; i < n; i++) text[i] = unit[u][i % L];
+            text[n] = 'x';
+            TokenIds ids = {0};
+            int rc = tokenizer_encode(toks[k], text, n + 1, &ids);
+            size_t len = 0;
+            char *back = rc == 0 ? tokenizer_decode(toks[k], ids.ids, ids.len, &len) : NULL;
+            CHECK(back && len == n + 1 && memcmp(back, text, len) == 0, "%s, run of '%s': %s", tokenizer_name(toks[k]),
+                  unit[u], rc ? scpt_error() : "round trip differs");
+            free(back);
+            token_ids_free(&ids);
+        }
+    }
+    free(text);
+}
+
 // ---- special tokens and Unicode rules ------------------------------------------
 
 static void test_special_tokens(void) {
@@ -448,6 +473,7 @@ int main(void) {
     RUN_TEST(test_hf_merge_priority);
     RUN_TEST(test_round_trip_any_bytes);
     RUN_TEST(test_merge_loops_agree);
+    RUN_TEST(test_long_runs);
     RUN_TEST(test_special_tokens);
     RUN_TEST(test_unicode_rules);
     RUN_TEST(test_threads_share_a_tokenizer);
