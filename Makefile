@@ -42,6 +42,29 @@ $(B)/test/test_gradcheck: $(patsubst %,$(B)/f64/%.o,$(MODEL_PART) util)
 TEST_HELPERS := make_shards
 $(B)/test/make_shards: $(call objs,$(UTIL_PART) $(DATA_PART))
 
+# ---- tokenizer (issue #3): BPE library, the `tokenize` shard writer, demo data ----
+TOKENIZER_PART := tokenizer tokenizer_tiktoken tokenizer_hf bpe tokenize_input
+TOKENIZER_LIBS := -lpcre2-8 -lcjson -lpthread
+PROGRAMS += tokenize
+tokenize_objs  = $(call objs,tokenize $(TOKENIZER_PART) $(DATA_PART) $(UTIL_PART))
+tokenize_libs := $(TOKENIZER_LIBS)
+TOKENIZER_TESTS := test_tokenizer test_tokenizer_ref test_tokenize
+TESTS += $(TOKENIZER_TESTS)
+$(addprefix $(B)/test/,$(TOKENIZER_TESTS)): $(call objs,$(TOKENIZER_PART) $(DATA_PART) $(UTIL_PART))
+$(addprefix $(B)/test/,$(TOKENIZER_TESTS)): test_libs := $(TOKENIZER_LIBS)
+$(B)/dev/bench_tokenizer: dev/bench_tokenizer.c $(call objs,$(TOKENIZER_PART) $(UTIL_PART))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ $(LDFLAGS) $(LDLIBS) $(TOKENIZER_LIBS) -o $@
+
+# data/demo: the Brown corpus (tags stripped, made by scripts/setup.d/vocab.sh) in GPT-2 tokens, 5% validation
+SCPT_CACHE ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/scpt
+.PHONY: demo-data bench-tokenizer
+demo-data: $(BIN)/tokenize
+	@test -f $(SCPT_CACHE)/brown/brown.jsonl || { echo "demo-data: $(SCPT_CACHE)/brown/brown.jsonl is missing: run scripts/setup --deps-only"; exit 1; }
+	$(BIN)/tokenize --vocab gpt2 --val-frac 0.05 --out data/demo/brown $(SCPT_CACHE)/brown/brown.jsonl
+bench-tokenizer: $(B)/dev/bench_tokenizer
+	dev/bench_tokenizer.sh
+
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
 all: $(addprefix $(BIN)/,$(PROGRAMS))
