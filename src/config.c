@@ -42,9 +42,11 @@ static Preset presets(int i) {
     case 7: return (Preset){"llama3.1-8b", llama(128256, 131072, 32, 32, 8, 4096, 14336, 0, 500000, 8)};
     // the demo: GPT-2 vocabulary, a model small enough to learn on 2 cores in a minute
     case 8: return (Preset){"gpt2-demo", gpt2(50257, 256, 4, 4, 128)};
+    // the Llama counterpart: Llama 3 vocabulary and attention (GQA 8 on 2, RoPE 500000), 4 small layers
+    case 9: return (Preset){"llama3-demo", llama(128256, 1024, 4, 8, 2, 256, 768, 1, 500000, 0)};
     // tiny shapes for tests: vocabulary padding, GQA (4 query heads on 2 kv heads), untied head
-    case 9: return (Preset){"tiny-gpt2", gpt2(100, 32, 2, 4, 32)};
-    case 10: return (Preset){"tiny-llama", llama(100, 32, 2, 4, 2, 32, 64, 0, 10000, 0)};
+    case 10: return (Preset){"tiny-gpt2", gpt2(100, 32, 2, 4, 32)};
+    case 11: return (Preset){"tiny-llama", llama(100, 32, 2, 4, 2, 32, 64, 0, 10000, 0)};
     default: return (Preset){NULL, {0}};
     }
 }
