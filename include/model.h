@@ -82,6 +82,7 @@ typedef struct {
     real mean_loss;
 } Model;
 
+size_t model_param_count(const ModelConfig *cfg);       // elements of the flat parameter block, padded vocab included
 void model_create(Model *m, const ModelConfig *cfg);      // allocates params and grads (zeroed)
 void model_init_weights(Model *m, uint64_t seed);          // GPT-2 style normal init
 void model_reserve(Model *m, int B, int T);                // allocates activations for B x T

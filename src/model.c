@@ -25,12 +25,9 @@ static void set_tensor(ParamTensor *t, int ndim, int64_t d0, int64_t d1, int64_t
     t->size = (size_t)d0 * (ndim > 1 ? d1 : 1) * (ndim > 2 ? d2 : 1);
 }
 
-void model_create(Model *m, const ModelConfig *cfg) {
-    memset(m, 0, sizeof *m);
-    m->config = *cfg;
-    const ModelConfig *c = cfg;
+// Shapes and offsets of every parameter tensor; returns the total element count.
+static size_t layout_params(ParamTensor *t, const ModelConfig *c) {
     int gpt2 = c->arch == ARCH_GPT2, L = c->n_layer, C = c->n_embd, Vp = c->padded_vocab_size;
-    ParamTensor *t = m->tensors;
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) t[i].name = TENSOR_NAMES[i];
     set_tensor(&t[P_WTE], 2, Vp, C, 0);
     set_tensor(&t[P_WPE], 2, gpt2 ? c->max_seq_len : 0, C, 0);
@@ -54,6 +51,18 @@ void model_create(Model *m, const ModelConfig *cfg) {
         t[i].offset = offset;
         offset += t[i].size;
     }
+    return offset;
+}
+
+size_t model_param_count(const ModelConfig *cfg) {
+    ParamTensor t[NUM_PARAM_TENSORS];
+    return layout_params(t, cfg);
+}
+
+void model_create(Model *m, const ModelConfig *cfg) {
+    memset(m, 0, sizeof *m);
+    m->config = *cfg;
+    size_t offset = layout_params(m->tensors, cfg);
     m->num_params = offset;
     m->params = xcalloc(offset, sizeof(real));
     m->grads = xcalloc(offset, sizeof(real));
