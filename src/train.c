@@ -32,7 +32,7 @@ static TrainArgs parse_args(int argc, char **argv) {
     ArgSpec specs[] = {
         {"--model", ARG_STRING, &a.model, "model preset for a new run", 0, 0},
         {"--init", ARG_STRING, &a.init, "start from this checkpoint's weights (fresh optimizer)", 0, 0},
-        {"--resume", ARG_STRING, &a.resume, "continue from a checkpoint, or 'auto': the newest in --out", 0, 0},
+        {"--resume", ARG_STRING, &a.resume, "continue from a checkpoint, or 'auto': the newest in --out (the default when --out holds one)", 0, 0},
         {"--train", ARG_STRING, &a.train, "training shards (glob; commas join several)", 0, 0},
         {"--replay", ARG_STRING, &a.replay, "replay shards mixed into training", 0, 0},
         {"--replay-frac", ARG_FLOAT, &a.replay_frac, "fraction of windows drawn from --replay", 0, 1},
@@ -188,11 +188,16 @@ static void run_setup(Run *r, int argc, char **argv) {
 
     r->state = (TrainState){.seed = (uint64_t)a->seed, .batch = a->batch, .seq_len = a->seq,
                             .grad_accum = a->grad_accum, .world = 1, .replay_frac = a->replay_frac};
+    // A run directory that holds checkpoints is continued, as torchtitan does: a
+    // rerun after a crash needs no flag, and a finished run is not overwritten.
+    int step;
     char *resume_path = NULL;
     if (a->resume) {
-        int step;
         resume_path = strcmp(a->resume, "auto") == 0 ? newest_checkpoint(a->out, &step) : xstrdup(a->resume);
         if (!resume_path) printf("no checkpoint in %s: starting a new run\n", a->out);
+    } else if ((resume_path = newest_checkpoint(a->out, &step))) {
+        printf("%s holds a run: continuing it (a new run needs another --out)\n", a->out);
+        a->init = NULL;
     }
     ModelConfig cfg;
     const char *config_from = resume_path ? resume_path : a->init;

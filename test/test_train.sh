@@ -40,6 +40,10 @@ $train "${common[@]}" --steps 20 --resume auto --out "$tmp/b" >"$tmp/b.log" 2>&1
 check "resume reports the step" grep -q "resumed .* at step 10" "$tmp/b.log"
 check "resumed losses equal the straight run's" cmp -s <(losses "$tmp/a/metrics.jsonl") <(losses "$tmp/b/metrics.jsonl")
 check "resumed final checkpoint is byte-identical" cmp -s "$tmp/a/ckpt_00000020.safetensors" "$tmp/b/ckpt_00000020.safetensors"
+cp "$tmp/b/ckpt_00000020.safetensors" "$tmp/b20.safetensors"
+$train "${common[@]}" --steps 20 --out "$tmp/b" >"$tmp/b2.log" 2>&1
+check "a finished run is not redone" grep -q "the run is complete: step 20 of 20" "$tmp/b2.log"
+check "a finished run is not overwritten" cmp -s "$tmp/b20.safetensors" "$tmp/b/ckpt_00000020.safetensors"
 
 # kill -9 mid-run after a checkpoint, resume: the same end state as a straight run
 $train "${common[@]}" --steps 300 --eval-every 0 --log-every 100 --out "$tmp/k1" >"$tmp/k1.log" 2>&1
@@ -53,7 +57,8 @@ killed=0
 kill -9 $pid 2>/dev/null && killed=1
 wait $pid 2>/dev/null
 check "the run was killed mid-way" test $killed -eq 1 -a ! -e "$tmp/k2/ckpt_00000300.safetensors"
-$train "${common[@]}" --steps 300 --eval-every 0 --log-every 100 --ckpt-every 25 --resume auto --out "$tmp/k2" \
+# rerun as it was started: a run directory holding checkpoints is continued without a flag
+$train "${common[@]}" --steps 300 --eval-every 0 --log-every 100 --ckpt-every 25 --out "$tmp/k2" \
     >"$tmp/k2b.log" 2>&1
 check "killed run resumed to a byte-identical end" \
     cmp -s "$tmp/k1/ckpt_00000300.safetensors" "$tmp/k2/ckpt_00000300.safetensors"
