@@ -14,6 +14,8 @@
 #include "optim.h"
 #include "util.h"
 
+#define DEMO_TRAIN "data/demo/brown_train_*.bin"   // built by `make demo-data`
+
 typedef struct {
     const char *model, *init, *resume, *train, *replay, *val, *out, *metrics, *schedule, *decay;
     float replay_frac, lr, min_lr_frac, weight_decay, beta1, beta2, eps, clip;
@@ -23,7 +25,7 @@ typedef struct {
 
 static TrainArgs parse_args(int argc, char **argv) {
     TrainArgs a = {
-        .model = "gpt2-demo", .train = "data/demo/brown_train_*.bin", .val = "data/demo/brown_val_*.bin",
+        .model = "gpt2-demo", .train = DEMO_TRAIN, .val = "data/demo/brown_val_*.bin",
         .out = "out/demo", .schedule = "cosine", .decay = "matrices", .lr = 1e-3f, .min_lr_frac = 0.1f,
         .weight_decay = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .clip = 1.0f, .batch = 8, .seq = 64,
         .grad_accum = 1, .steps = 150, .warmup = 10, .eval_every = 50, .val_batches = 8, .ckpt_every = 0,
@@ -221,7 +223,8 @@ static void run_setup(Run *r, int argc, char **argv) {
     LoaderOptions lo = {.train_glob = a->train, .replay_glob = a->replay, .replay_frac = a->replay_frac,
                         .B = a->batch, .T = a->seq, .rank = 0, .world = 1, .seed = r->state.seed, .shuffle = 1,
                         .vocab_size = cfg.vocab_size};
-    if (loader_open(&r->train_loader, &lo) != 0) die("%s", scpt_error());
+    if (loader_open(&r->train_loader, &lo) != 0)
+        die("%s%s", scpt_error(), strcmp(a->train, DEMO_TRAIN) == 0 ? " (`make demo-data` builds the demo shards)" : "");
     loader_restore(&r->train_loader, r->state.loader);
     r->have_val = a->val && a->val[0];
     if (r->have_val) {
