@@ -65,6 +65,13 @@ demo-data: $(BIN)/tokenize
 bench-tokenizer: $(B)/dev/bench_tokenizer
 	dev/bench_tokenizer.sh
 
+# ---- weights import/export (issue #7): Hugging Face folders, llm.c .bin, GGUF --------
+CONVERT_PART := convert_map hf_import hf_export gguf_model gguf
+PROGRAMS += convert
+convert_objs  = $(call objs,convert $(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+convert_libs := -lcjson
+train_objs += $(call objs,$(CONVERT_PART))
+
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
 all: $(addprefix $(BIN)/,$(PROGRAMS))
