@@ -71,6 +71,17 @@ PROGRAMS += convert
 convert_objs  = $(call objs,convert $(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 convert_libs := -lcjson
 train_objs += $(call objs,$(CONVERT_PART))
+CONVERT_TESTS := test_llama_ref
+TESTS += $(CONVERT_TESTS)
+$(addprefix $(B)/test/,$(CONVERT_TESTS)): $(call objs,$(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(addprefix $(B)/test/,$(CONVERT_TESTS)): test_libs := -lcjson
+# llama.cpp as the independent reference: libllama from scripts/setup.d/llama_tools.sh,
+# in its own program (libggml-base exports gguf_* names that would clash with ours)
+LLAMA_CPP := $(SCPT_CACHE)/llama.cpp
+TEST_HELPERS += llama_logprobs
+$(B)/test/llama_logprobs.o: CFLAGS += -I$(LLAMA_CPP)/src/include -I$(LLAMA_CPP)/src/ggml/include
+$(B)/test/llama_logprobs: test_libs := -L$(LLAMA_CPP)/build/bin -Wl,-rpath,$(LLAMA_CPP)/build/bin -lllama
+$(B)/test/test_llama_ref: | $(B)/test/llama_logprobs
 
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:

@@ -176,6 +176,12 @@ static void set_model_keys(Gguf *g, const ModelConfig *c, GgmlType type) {
     }
 }
 
+// ggml's dimensions, innermost first: (in, out) for our (out, in) matrices; unused = 1
+static void gguf_ne(const TensorMap *t, uint64_t ne[2]) {
+    ne[0] = (uint64_t)(t->ndim == 1 ? t->rows : t->cols);
+    ne[1] = (uint64_t)(t->ndim == 1 ? 1 : t->rows);
+}
+
 static int ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
@@ -210,7 +216,8 @@ int gguf_export(const Model *m, const char *path, GgmlType type, const char *tok
             free(f);
             bufs[i] = h;
         }
-        uint64_t ne[2] = {(uint64_t)t->cols, (uint64_t)t->rows};
+        uint64_t ne[2];
+        gguf_ne(t, ne);
         rc = gguf_add_tensor(&g, t->name, tt, t->ndim, ne, bufs[i]);
     }
     float *factors = NULL;
@@ -326,17 +333,17 @@ int gguf_load(const char *path, Model *m) {
     TensorMap *map = tensor_map(m, NAMES_GGUF, &n);
     memset(m->params, 0, m->num_params * sizeof(real));
     float *buf = NULL;
+    uint64_t ne[2];
     for (int i = 0; rc == 0 && i < n; i++) {
         const TensorMap *t = &map[i];
         const GgufTensor *src = gguf_find_tensor(&g, t->name);
         if (!src) {
             scpt_set_error("%s: tensor %s is missing", path, t->name);
             rc = -1;
-        } else if (src->n_dims != (uint32_t)t->ndim || src->ne[0] != (uint64_t)t->cols ||
-                   (t->ndim == 2 && src->ne[1] != (uint64_t)t->rows)) {
-            scpt_set_error("%s: tensor %s has ne [%llu, %llu], expected [%lld, %lld]", path, t->name,
-                           (unsigned long long)src->ne[0], (unsigned long long)src->ne[1], (long long)t->cols,
-                           (long long)(t->ndim == 2 ? t->rows : 1));
+        } else if (gguf_ne(t, ne), src->n_dims != (uint32_t)t->ndim || src->ne[0] != ne[0] || src->ne[1] != ne[1]) {
+            scpt_set_error("%s: tensor %s has ne [%llu, %llu], expected [%llu, %llu]", path, t->name,
+                           (unsigned long long)src->ne[0], (unsigned long long)src->ne[1], (unsigned long long)ne[0],
+                           (unsigned long long)ne[1]);
             rc = -1;
         } else if (src->type != GGML_F32 && src->type != GGML_F16 && src->type != GGML_BF16) {
             scpt_set_error("%s: tensor %s has ggml type %d; only f32, f16 and bf16 are read", path, t->name,
