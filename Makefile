@@ -71,7 +71,7 @@ PROGRAMS += convert
 convert_objs  = $(call objs,convert $(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 convert_libs := -lcjson
 train_objs += $(call objs,$(CONVERT_PART))
-CONVERT_TESTS := test_llama_ref
+CONVERT_TESTS := test_convert test_llama_ref
 TESTS += $(CONVERT_TESTS)
 $(addprefix $(B)/test/,$(CONVERT_TESTS)): $(call objs,$(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(addprefix $(B)/test/,$(CONVERT_TESTS)): test_libs := -lcjson

@@ -281,7 +281,7 @@ static int read_config(const Gguf *g, ModelConfig *c, const char *path) {
     c->vocab_size = (int)emb->ne[1];
     c->padded_vocab_size = round_up_vocab(c->vocab_size);
     c->tied_embeddings = gguf_find_tensor(g, "output.weight") == NULL;
-    c->rope_theta = 10000;
+    c->rope_theta = c->arch == ARCH_LLAMA ? 10000 : 0;   // llama.cpp's default when the key is absent
     char k[128];
     int rc = 0;
 #define U32(suffix, field, req) (key(k, sizeof k, c, suffix), rc = rc ? rc : get_u32(g, k, &c->field, req, path))
