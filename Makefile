@@ -72,7 +72,7 @@ convert_objs  = $(call objs,convert $(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $
 convert_libs := -lcjson
 train_objs += $(call objs,$(CONVERT_PART))
 CONVERT_TESTS := test_convert test_llama_ref
-TESTS += $(CONVERT_TESTS)
+TESTS += $(CONVERT_TESTS) test/test_convert.sh
 $(addprefix $(B)/test/,$(CONVERT_TESTS)): $(call objs,$(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(addprefix $(B)/test/,$(CONVERT_TESTS)): test_libs := -lcjson
 # llama.cpp as the independent reference: libllama from scripts/setup.d/llama_tools.sh,
