@@ -7,13 +7,9 @@
 #include "args.h"
 #include "checkpoint.h"
 #include "convert.h"
+#include "convert_impl.h"
 #include "safetensors.h"
 #include "util.h"
-
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
 
 int main(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *format = "auto", *dtype = "f32", *tokenizer = NULL;

@@ -4,6 +4,7 @@
 #define SCPT_CONVERT_IMPL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "model.h"
 
 typedef enum { NAMES_HF, NAMES_GGUF } NameStyle;
@@ -28,6 +29,11 @@ static inline void map_shape(const TensorMap *t, int64_t shape[2]) {
     shape[1] = t->transpose ? t->rows : t->cols;
 }
 int round_up_vocab(int vocab);
+int ends_with(const char *s, const char *suffix);
+// n floats as f16 (bf16 = 0) or bf16 in a new buffer; frees f
+uint16_t *to_half(float *f, size_t n, int bf16);
+// model_config_check with the file named in the message
+int config_check_in(const ModelConfig *c, const char *path);
 // A whole file, NUL-terminated; NULL with scpt_error() naming it.
 char *read_whole_file(const char *path, size_t *size);
 // GGUF files as models (src/gguf_model.c)

@@ -7,9 +7,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "gguf.h"
 #include "util.h"
 
 int round_up_vocab(int vocab) { return (vocab + 127) / 128 * 128; }
+
+int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+uint16_t *to_half(float *f, size_t n, int bf16) {
+    uint16_t *h = xmalloc(n * sizeof *h);
+    for (size_t j = 0; j < n; j++) h[j] = bf16 ? fp32_to_bf16(f[j]) : fp32_to_fp16(f[j]);
+    free(f);
+    return h;
+}
+
+int config_check_in(const ModelConfig *c, const char *path) {
+    if (model_config_check(c) == 0) return 0;
+    char why[256];
+    snprintf(why, sizeof why, "%s", scpt_error());
+    scpt_set_error("%s: %s", path, why);
+    return -1;
+}
 
 typedef struct {
     TensorMap *v;

@@ -182,11 +182,6 @@ static void gguf_ne(const TensorMap *t, uint64_t ne[2]) {
     ne[1] = (uint64_t)(t->ndim == 1 ? 1 : t->rows);
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 int gguf_export(const Model *m, const char *path, GgmlType type, const char *tokenizer) {
     const ModelConfig *c = &m->config;
     if (type != GGML_F32 && type != GGML_F16 && type != GGML_BF16) {
@@ -209,13 +204,7 @@ int gguf_export(const Model *m, const char *path, GgmlType type, const char *tok
         float *f = xmalloc(count * sizeof *f);
         map_export(t, m->params, f);
         GgmlType tt = t->ndim == 1 ? GGML_F32 : type;   // norms and biases stay f32, as llama.cpp's converter keeps them
-        bufs[i] = f;
-        if (tt != GGML_F32) {
-            uint16_t *h = xmalloc(count * sizeof *h);
-            for (size_t j = 0; j < count; j++) h[j] = tt == GGML_F16 ? fp32_to_fp16(f[j]) : fp32_to_bf16(f[j]);
-            free(f);
-            bufs[i] = h;
-        }
+        bufs[i] = tt == GGML_F32 ? (void *)f : (void *)to_half(f, count, tt == GGML_BF16);
         uint64_t ne[2];
         gguf_ne(t, ne);
         rc = gguf_add_tensor(&g, t->name, tt, t->ndim, ne, bufs[i]);
@@ -309,13 +298,7 @@ static int read_config(const Gguf *g, ModelConfig *c, const char *path) {
             get_u32(g, "scpt.rope.original_context", &c->rope_original_context, 1, path))
             return -1;
     }
-    if (rc == 0 && model_config_check(c) != 0) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", scpt_error());
-        scpt_set_error("%s: %s", path, why);
-        rc = -1;
-    }
-    return rc;
+    return rc == 0 ? config_check_in(c, path) : rc;
 }
 
 int gguf_read_config(const char *path, ModelConfig *cfg) {

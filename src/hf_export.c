@@ -98,12 +98,7 @@ int hf_export(const Model *m, const char *dir, int st_dtype, const char *tokeniz
         map_export(t, m->params, f);
         ts[i] = (StWriteTensor){.name = t->name, .dtype = dtype, .ndim = t->ndim, .data = f};
         map_shape(t, ts[i].shape);
-        if (dtype != ST_F32) {
-            uint16_t *h = xmalloc(count * sizeof *h);
-            for (size_t j = 0; j < count; j++) h[j] = dtype == ST_F16 ? fp32_to_fp16(f[j]) : fp32_to_bf16(f[j]);
-            free(f);
-            ts[i].data = h;
-        }
+        if (dtype != ST_F32) ts[i].data = to_half(f, count, dtype == ST_BF16);
     }
     const char *meta[] = {"format", "pt"};   // transformers refuses files without it
     snprintf(path, sizeof path, "%s/model.safetensors", dir);

@@ -11,11 +11,6 @@
 #include "safetensors.h"
 #include "util.h"
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 ModelSource model_source(const char *path) {
     struct stat sb;
     if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return SRC_HF;
@@ -115,13 +110,7 @@ static int parse_hf_config(const cJSON *o, ModelConfig *c, const char *path) {
     c->n_head = (int)v[3];
     c->n_embd = (int)v[4];
     c->norm_eps = (float)v[6];
-    if (model_config_check(c) != 0) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", scpt_error());
-        scpt_set_error("%s: %s", path, why);
-        return -1;
-    }
-    return 0;
+    return config_check_in(c, path);
 }
 
 static int hf_read_config(const char *dir, ModelConfig *cfg) {
@@ -279,13 +268,7 @@ static int llmc_header(FILE *f, const char *path, ModelConfig *c, int *version) 
     *c = (ModelConfig){.arch = ARCH_GPT2, .max_seq_len = h[2], .vocab_size = h[3], .n_layer = h[4], .n_head = h[5],
                        .n_kv_head = h[5], .n_embd = h[6], .padded_vocab_size = h[7], .ffn_hidden = 4 * h[6],
                        .tied_embeddings = 1, .norm_eps = 1e-5f};
-    if (model_config_check(c) != 0) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", scpt_error());
-        scpt_set_error("%s: header: %s", path, why);
-        return -1;
-    }
-    return 0;
+    return config_check_in(c, path);
 }
 
 static int llmc_read_config(const char *path, ModelConfig *c) {
