@@ -81,7 +81,8 @@ LLAMA_CPP := $(SCPT_CACHE)/llama.cpp
 TEST_HELPERS += llama_logprobs
 $(B)/test/llama_logprobs.o: CFLAGS += -I$(LLAMA_CPP)/src/include -I$(LLAMA_CPP)/src/ggml/include
 $(B)/test/llama_logprobs: test_libs := -L$(LLAMA_CPP)/build/bin -Wl,-rpath,$(LLAMA_CPP)/build/bin -lllama
-$(B)/test/test_llama_ref: | $(B)/test/llama_logprobs
+$(B)/test/test_llama_ref: $(call objs,$(TOKENIZER_PART)) | $(B)/test/llama_logprobs
+$(B)/test/test_llama_ref: test_libs := $(TOKENIZER_LIBS)
 # fuzzing (clang's libFuzzer; doc/formats.md "Fuzzing"): make fuzz-safetensors / fuzz-gguf
 # grow test/fuzz/<format>/; test_fuzz_replay replays that corpus in make test
 FUZZ_SECONDS ?= 180

@@ -1,10 +1,14 @@
 // llama_logprobs MODEL.gguf ID... : loads a GGUF with libllama, decodes the ids as
 // one sequence and prints each position's logits (one line of n_vocab numbers).
+// llama_logprobs MODEL.gguf --tokenize TEXT : prints llama.cpp's ids of TEXT (no
+// special tokens added or parsed), from the GGUF's tokenizer metadata alone.
 // A separate process because libggml-base exports gguf_* symbols that our GGUF
 // library's names would interpose in a shared executable.
+struct gguf_context;   // llama.h names it in a prototype without declaring it
 #include <llama.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void quiet(enum ggml_log_level level, const char *text, void *user) {
     (void)user;
@@ -16,13 +20,25 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: llama_logprobs MODEL.gguf ID...\n");
         return 2;
     }
-    int T = argc - 2;
+    int T = argc - 2, tokenize = strcmp(argv[2], "--tokenize") == 0;
     llama_log_set(quiet, NULL);
     llama_backend_init();
-    struct llama_model *model = llama_model_load_from_file(argv[1], llama_model_default_params());
+    struct llama_model_params mp = llama_model_default_params();
+    mp.vocab_only = tokenize;
+    struct llama_model *model = llama_model_load_from_file(argv[1], mp);
     if (!model) {
         fprintf(stderr, "llama_logprobs: llama.cpp cannot load %s\n", argv[1]);
         return 1;
+    }
+    if (tokenize) {
+        const char *text = argc > 3 ? argv[3] : "";
+        int n_max = (int)strlen(text) + 8;
+        llama_token *ids = malloc(sizeof *ids * n_max);
+        int n = llama_tokenize(llama_model_get_vocab(model), text, (int)strlen(text), ids, n_max, false, false);
+        for (int i = 0; i < n; i++) printf("%d%c", ids[i], i + 1 < n ? ' ' : '\n');
+        free(ids);
+        llama_model_free(model);
+        return n < 0;
     }
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = cp.n_batch = cp.n_ubatch = (uint32_t)(T < 64 ? 64 : T);

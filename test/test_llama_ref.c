@@ -9,6 +9,7 @@
 #include "convert_fixtures.h"
 #include "safetensors.h"
 #include "test.h"
+#include "tokenizer.h"
 
 static char tmp_dir[] = "/tmp/scpt_llama_ref_XXXXXX";
 static char tokenizer_path[4096];
@@ -171,6 +172,100 @@ static void test_detects_wrong_rope_layout(void) {
     model_free(&m);
 }
 
+// ---- real vocabularies: llama.cpp reads our tokenizer metadata and splits text as
+// our tokenizer does (pre-tokenizer, merges, byte mapping) ----------------------------
+
+static const char *const SAMPLE_TEXT =
+    "Hello world! It's 2026: the caf\xc3\xa9's na\xc3\xafve r\xc3\xa9sum\xc3\xa9 costs $1234.50.\n\n"
+    "\tIndented   spaces, CamelCase, snake_case, don't, I'LL, \xe4\xbd\xa0\xe5\xa5\xbd \xf0\x9f\x99\x82 x";
+
+// llama.cpp's ids of SAMPLE_TEXT from a GGUF's metadata vs ours from `tok`
+static void compare_tokenization(const char *gguf, Tokenizer *tok) {
+    TokenIds ours = {0};
+    CHECK(tokenizer_encode(tok, SAMPLE_TEXT, strlen(SAMPLE_TEXT), &ours) == 0, "%s", scpt_error());
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "ASAN_OPTIONS=detect_leaks=0 '%s' '%s' --tokenize \"$SCPT_SAMPLE\"", helper, gguf);
+    setenv("SCPT_SAMPLE", SAMPLE_TEXT, 1);
+    FILE *p = popen(cmd, "r");
+    size_t n = 0, same = 0;
+    int id;
+    while (p && fscanf(p, "%d", &id) == 1) {
+        same += n < ours.len && ours.ids[n] == id;
+        n++;
+    }
+    CHECK(p && pclose(p) == 0, "llama.cpp did not tokenize with %s", gguf);
+    printf("  %zu ids from llama.cpp, %zu from ours, %zu equal\n", n, ours.len, same);
+    CHECK(n == ours.len && same == n, "tokenizations differ");
+    token_ids_free(&ours);
+}
+
+static void cache_path(char *buf, size_t cap, const char *rel) {
+    const char *c = getenv("SCPT_CACHE"), *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+    if (c && *c) snprintf(buf, cap, "%s/%s", c, rel);
+    else if (x && *x) snprintf(buf, cap, "%s/scpt/%s", x, rel);
+    else snprintf(buf, cap, "%s/.cache/scpt/%s", h ? h : ".", rel);
+}
+
+// Llama 3's tokenizer.json converted by gguf_export: 128256 tokens, merges, llama-bpe
+static void test_llama3_vocab(void) {
+    char json[4096];
+    cache_path(json, sizeof json, "vocab/llama3/tokenizer.json");
+    if (access(json, R_OK) != 0) SKIP_TEST("%s is absent (scripts/setup.d/vocab.sh)", json);
+    ModelConfig c = fixture_config("llama-tied");
+    c.vocab_size = c.padded_vocab_size = 128256;
+    c.n_embd = 16;
+    Model m;
+    model_create(&m, &c);
+    fixture_weights(&m, 3);
+    char gguf[4200];
+    snprintf(gguf, sizeof gguf, "%s/llama3-vocab.gguf", tmp_dir);
+    CHECK(gguf_export(&m, gguf, GGML_F32, json) == 0, "%s", scpt_error());
+    int ids[T];
+    prompt(ids, 11);
+    for (int t = 0; t < T; t++) ids[t] = ids[t] * 491 + t;   // spread over the vocabulary
+    ids[0] = 128000;                                         // <|begin_of_text|>
+    double *ref = llama_logprobs(gguf, ids, c.vocab_size);
+    CHECK(ref != NULL, "llama.cpp did not load or run %s", gguf);
+    if (ref) {
+        double *ours = our_logprobs(&m, ids);
+        double d = max_abs_diff(ours, ref, (size_t)T * c.vocab_size);
+        printf("  llama3 vocabulary: max |logprob diff| = %.3g (tol %.0e)\n", d, tolerance(&c));
+        CHECK(d <= tolerance(&c), "%g", d);
+        free(ours);
+    }
+    free(ref);
+    Tokenizer *tok = tokenizer_load(json, TOKENIZER_AUTO);
+    CHECK(tok != NULL, "%s", scpt_error());
+    if (tok) {
+        compare_tokenization(gguf, tok);
+        tokenizer_free(tok);
+    }
+    model_free(&m);
+}
+
+// GPT-2: the tokenizer keys copied from llama.cpp's own GPT-2 vocabulary GGUF (our
+// cache holds GPT-2's vocabulary only as a tiktoken file, without merges)
+static void test_gpt2_vocab(void) {
+    char vocab[4096];
+    cache_path(vocab, sizeof vocab, "llama.cpp/src/models/ggml-vocab-gpt-2.gguf");
+    if (access(vocab, R_OK) != 0) SKIP_TEST("%s is absent", vocab);
+    ModelConfig c = fixture_config("gpt2");
+    c.vocab_size = 50257, c.padded_vocab_size = 50304, c.n_embd = 16;
+    Model m;
+    model_create(&m, &c);
+    fixture_weights(&m, 4);
+    char gguf[4200];
+    snprintf(gguf, sizeof gguf, "%s/gpt2-vocab.gguf", tmp_dir);
+    CHECK(gguf_export(&m, gguf, GGML_F16, vocab) == 0, "%s", scpt_error());
+    Tokenizer *tok = tokenizer_open("gpt2");
+    CHECK(tok != NULL, "%s", scpt_error());
+    if (tok) {
+        compare_tokenization(gguf, tok);
+        tokenizer_free(tok);
+    }
+    model_free(&m);
+}
+
 int main(int argc, char **argv) {
     const char *slash = strrchr(argv[0], '/');
     snprintf(helper, sizeof helper, "%.*s/llama_logprobs", slash ? (int)(slash - argv[0]) : 1, slash ? argv[0] : ".");
@@ -183,6 +278,8 @@ int main(int argc, char **argv) {
     RUN_TEST(test_gpt2_via_hf);
     RUN_TEST(test_llama_via_hf);
     RUN_TEST(test_detects_wrong_rope_layout);
+    RUN_TEST(test_llama3_vocab);
+    RUN_TEST(test_gpt2_vocab);
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_dir);
