@@ -90,14 +90,24 @@ static void prompt(int *ids, uint64_t seed) {
     for (int t = 0; t < T; t++) ids[t] = (int)(rng_uniform(&s) * FIXTURE_VOCAB);
 }
 
+// A fixture model of config c with `seed`'s weights, exported as tmp_dir/name
+// (path in gguf, 4200 bytes) in `type` with `tokenizer`
+static void export_fixture(Model *m, const ModelConfig *c, uint64_t seed, const char *name, GgmlType type,
+                           const char *tokenizer, char *gguf) {
+    model_create(m, c);
+    fixture_weights(m, seed);
+    snprintf(gguf, 4200, "%s/%s", tmp_dir, name);
+    CHECK(gguf_export(m, gguf, type, tokenizer) == 0, "%s", scpt_error());
+}
+
 static void compare(const char *kind, int via_hf) {
     ModelConfig c = fixture_config(kind);
     Model m;
-    model_create(&m, &c);
-    fixture_weights(&m, 42);
-    char gguf[4200], hf[4200];
-    snprintf(gguf, sizeof gguf, "%s/%s%s.gguf", tmp_dir, kind, via_hf ? "-hf" : "");
-    if (via_hf) {
+    char gguf[4200], hf[4200], name[64];
+    snprintf(name, sizeof name, "%s.gguf", kind);
+    export_fixture(&m, &c, 42, name, GGML_F32, tokenizer_path, gguf);
+    if (via_hf) {   // the GGUF again, from the model read back from a Hugging Face folder
+        snprintf(gguf, sizeof gguf, "%s/%s-hf.gguf", tmp_dir, kind);
         Model m2;
         ModelConfig c2;
         snprintf(hf, sizeof hf, "%s/%s-hf", tmp_dir, kind);
@@ -109,8 +119,6 @@ static void compare(const char *kind, int via_hf) {
         CHECK(gguf_export(&m2, gguf, GGML_F32, tok) == 0, "%s", scpt_error());
         free(tok);
         model_free(&m2);
-    } else {
-        CHECK(gguf_export(&m, gguf, GGML_F32, tokenizer_path) == 0, "%s", scpt_error());
     }
     int ids[T];
     prompt(ids, 7);
@@ -141,11 +149,8 @@ static void test_llama_via_hf(void) { compare("llama", 1); }
 static void test_detects_wrong_rope_layout(void) {
     ModelConfig c = fixture_config("llama");
     Model m;
-    model_create(&m, &c);
-    fixture_weights(&m, 42);
     char gguf[4200];
-    snprintf(gguf, sizeof gguf, "%s/llama-wrong.gguf", tmp_dir);
-    CHECK(gguf_export(&m, gguf, GGML_F32, tokenizer_path) == 0, "%s", scpt_error());
+    export_fixture(&m, &c, 42, "llama-wrong.gguf", GGML_F32, tokenizer_path, gguf);
     int HS = head_size(&c), rows = c.n_head + c.n_kv_head;   // q and k heads
     real *tmp = xmalloc(sizeof(real) * HS * c.n_embd);
     for (int l = 0; l < c.n_layer; l++)
@@ -215,11 +220,8 @@ static void test_llama3_vocab(void) {
     c.vocab_size = c.padded_vocab_size = 128256;
     c.n_embd = 16;
     Model m;
-    model_create(&m, &c);
-    fixture_weights(&m, 3);
     char gguf[4200];
-    snprintf(gguf, sizeof gguf, "%s/llama3-vocab.gguf", tmp_dir);
-    CHECK(gguf_export(&m, gguf, GGML_F32, json) == 0, "%s", scpt_error());
+    export_fixture(&m, &c, 3, "llama3-vocab.gguf", GGML_F32, json, gguf);
     int ids[T];
     prompt(ids, 11);
     for (int t = 0; t < T; t++) ids[t] = ids[t] * 491 + t;   // spread over the vocabulary
@@ -252,11 +254,8 @@ static void test_gpt2_vocab(void) {
     ModelConfig c = fixture_config("gpt2");
     c.vocab_size = 50257, c.padded_vocab_size = 50304, c.n_embd = 16;
     Model m;
-    model_create(&m, &c);
-    fixture_weights(&m, 4);
     char gguf[4200];
-    snprintf(gguf, sizeof gguf, "%s/gpt2-vocab.gguf", tmp_dir);
-    CHECK(gguf_export(&m, gguf, GGML_F16, vocab) == 0, "%s", scpt_error());
+    export_fixture(&m, &c, 4, "gpt2-vocab.gguf", GGML_F16, vocab, gguf);
     Tokenizer *tok = tokenizer_open("gpt2");
     CHECK(tok != NULL, "%s", scpt_error());
     if (tok) {
