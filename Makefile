@@ -65,6 +65,41 @@ demo-data: $(BIN)/tokenize
 bench-tokenizer: $(B)/dev/bench_tokenizer
 	dev/bench_tokenizer.sh
 
+# ---- weights import/export (issue #7): Hugging Face folders, llm.c .bin, GGUF --------
+CONVERT_PART := convert_map hf_import hf_export gguf_model gguf
+PROGRAMS += convert
+convert_objs  = $(call objs,convert $(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+convert_libs := -lcjson
+train_objs += $(call objs,$(CONVERT_PART))
+CONVERT_TESTS := test_convert test_llama_ref test_fuzz_replay
+TESTS += $(CONVERT_TESTS) test/test_convert.sh test/test_bootstrap.sh
+$(addprefix $(B)/test/,$(CONVERT_TESTS)): $(call objs,$(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(addprefix $(B)/test/,$(CONVERT_TESTS)): test_libs := -lcjson
+# llama.cpp as the independent reference: libllama from scripts/setup.d/llama_tools.sh,
+# in its own program (libggml-base exports gguf_* names that would clash with ours)
+LLAMA_CPP := $(SCPT_CACHE)/llama.cpp
+TEST_HELPERS += llama_logprobs
+$(B)/test/llama_logprobs.o: CFLAGS += -I$(LLAMA_CPP)/src/include -I$(LLAMA_CPP)/src/ggml/include
+$(B)/test/llama_logprobs: test_libs := -L$(LLAMA_CPP)/build/bin -Wl,-rpath,$(LLAMA_CPP)/build/bin -lllama
+$(B)/test/test_llama_ref: $(call objs,$(TOKENIZER_PART)) | $(B)/test/llama_logprobs
+$(B)/test/test_llama_ref: test_libs := $(TOKENIZER_LIBS)
+# fuzzing (clang's libFuzzer; doc/formats.md "Fuzzing"): make fuzz-safetensors / fuzz-gguf
+# grow test/fuzz/<format>/; test_fuzz_replay replays that corpus in make test
+FUZZ_SECONDS ?= 180
+FUZZ_SRCS = $(patsubst %,src/%.c,$(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(B)/dev/fuzz_seeds: dev/fuzz_seeds.c $(call objs,$(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itest $^ $(LDFLAGS) $(LDLIBS) -lcjson -o $@
+$(B)/fuzz/%: dev/fuzz_readers.c test/fuzz_harness.h $(FUZZ_SRCS)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -O1 -g -Iinclude -Itest -fsanitize=fuzzer,address,undefined $(if $(filter gguf,$*),-DFUZZ_GGUF) \
+	    dev/fuzz_readers.c $(FUZZ_SRCS) -lcjson -lm -o $@
+.PHONY: fuzz-seeds fuzz-safetensors fuzz-gguf
+fuzz-seeds: $(B)/dev/fuzz_seeds
+	$(B)/dev/fuzz_seeds test/fuzz && mv test/fuzz/safetensors/seed/model.safetensors test/fuzz/safetensors/seed_llama.safetensors && rm -r test/fuzz/safetensors/seed
+fuzz-safetensors fuzz-gguf: fuzz-%: $(B)/fuzz/%
+	$(B)/fuzz/$* -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 test/fuzz/$*
+
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
 all: $(addprefix $(BIN)/,$(PROGRAMS))

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "args.h"
 #include "checkpoint.h"
+#include "convert.h"
 #include "loader.h"
 #include "metrics.h"
 #include "model.h"
@@ -33,7 +34,7 @@ static TrainArgs parse_args(int argc, char **argv) {
     };
     ArgSpec specs[] = {
         {"--model", ARG_STRING, &a.model, "model preset for a new run", 0, 0},
-        {"--init", ARG_STRING, &a.init, "start from this checkpoint's weights (fresh optimizer)", 0, 0},
+        {"--init", ARG_STRING, &a.init, "start from these weights (fresh optimizer): checkpoint, Hugging Face folder, llm.c .bin or .gguf", 0, 0},
         {"--resume", ARG_STRING, &a.resume, "continue from a checkpoint, or 'auto': the newest in --out (the default when --out holds one)", 0, 0},
         {"--train", ARG_STRING, &a.train, "training shards (glob; commas join several)", 0, 0},
         {"--replay", ARG_STRING, &a.replay, "replay shards mixed into training", 0, 0},
@@ -203,7 +204,8 @@ static void run_setup(Run *r, int argc, char **argv) {
     }
     ModelConfig cfg;
     const char *config_from = resume_path ? resume_path : a->init;
-    if (config_from ? checkpoint_read_config(config_from, &cfg) : model_preset(&cfg, a->model))
+    if (resume_path ? checkpoint_read_config(resume_path, &cfg)
+                    : a->init ? model_import_config(a->init, &cfg) : model_preset(&cfg, a->model))
         die("%s", scpt_error());
     if (a->seq > cfg.max_seq_len) die("--seq %d exceeds the model's maximum sequence length %d", a->seq, cfg.max_seq_len);
     model_create(&r->model, &cfg);
@@ -215,7 +217,10 @@ static void run_setup(Run *r, int argc, char **argv) {
         r->state = saved;
         printf("resumed %s at step %d\n", resume_path, r->state.step);
     } else if (a->init) {
-        if (checkpoint_load(a->init, &r->model, NULL, NULL) != 0) die("%s", scpt_error());
+        if (model_import_weights(a->init, &r->model) != 0) die("%s", scpt_error());
+        char *tok = model_tokenizer_path(a->init);
+        printf("init %s | its tokenizer: %s\n", a->init, tok ? tok : "none beside it");
+        free(tok);
     } else {
         model_init_weights(&r->model, r->state.seed);
     }
