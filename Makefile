@@ -23,6 +23,24 @@ PROGRAMS :=
 TESTS := test_shard
 $(B)/test/test_shard: $(call objs,$(UTIL_PART) $(DATA_PART))
 
+# ---- EntiGraph client, corpus reader, GGUF library (issue #4) -------------------
+CORPUS_PART    := corpus
+GGUF_PART      := gguf
+ENTIGRAPH_PART := entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api
+PROGRAMS += entigraph
+entigraph: $(call objs,$(UTIL_PART) $(CORPUS_PART) $(ENTIGRAPH_PART) entigraph_main)
+entigraph: LDLIBS += -lcurl -lcjson
+TESTS += test_gguf test_corpus test_entigraph
+$(B)/test/test_gguf: $(call objs,$(UTIL_PART) $(GGUF_PART))
+$(B)/test/test_corpus: $(call objs,$(UTIL_PART) $(CORPUS_PART))
+$(B)/test/test_corpus: LDLIBS += -lcjson
+$(B)/test/test_entigraph: $(call objs,$(UTIL_PART) $(CORPUS_PART) $(ENTIGRAPH_PART))
+$(B)/test/test_entigraph: LDLIBS += -lcurl -lcjson
+# programs the test scripts run, and the scripts (each prints its own summary line)
+TEST_HELPERS += make_tiny_llama
+$(B)/test/make_tiny_llama: $(call objs,$(UTIL_PART) $(GGUF_PART))
+TEST_SCRIPTS += test/test_entigraph_faults.sh test/test_entigraph_llama.sh
+
 .PHONY: all test deps clean help
 .SECONDARY:
 all: $(PROGRAMS)
@@ -45,8 +63,8 @@ $(PROGRAMS):
 deps:
 	scripts/setup --deps-only
 
-test: deps all $(addprefix $(B)/test/,$(TESTS))
-	test/run_tests.sh $(addprefix $(B)/test/,$(TESTS))
+test: deps all $(addprefix $(B)/test/,$(TESTS) $(TEST_HELPERS))
+	test/run_tests.sh $(addprefix $(B)/test/,$(TESTS)) $(TEST_SCRIPTS)
 
 clean:
 	rm -rf $(B) $(PROGRAMS)
