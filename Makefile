@@ -2,7 +2,9 @@
 # `make test` runs the whole suite, `make help` lists the targets.
 
 CC      ?= gcc
-B       := build
+B       ?= build
+# where programs go: the repo root (like llm.c), or the sanitizer build's directory
+BIN     ?= .
 CFLAGS  := -std=gnu11 -O3 -march=native -ffp-contract=fast -fopenmp -g \
            -Wall -Wextra -Wno-unused-parameter -Iinclude -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := -fopenmp $(EXTRA_LDFLAGS)
@@ -12,66 +14,126 @@ LDLIBS  := -lm
 objs = $(patsubst %,$(B)/%.o,$(1))
 
 # ---- parts: each a list of src/ stems -----------------------------------------
-UTIL_PART  := util
-DATA_PART  := shard
+UTIL_PART   := util args
+DATA_PART   := shard loader
+# the CPU twins of the kernels, one family per file, and the model built from them
+LAYERS_PART := encoder layernorm rmsnorm matmul rope attention gelu swiglu residual classifier adamw global_norm
+MODEL_PART  := $(LAYERS_PART) config model optim
+CKPT_PART   := safetensors checkpoint metrics
 
 # ---- programs -----------------------------------------------------------------
-PROGRAMS :=
+# each program: <name>_objs and <name>_libs
+PROGRAMS   := train
+train_objs  = $(call objs,train $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+train_libs := -lcjson
 
 # ---- tests --------------------------------------------------------------------
-# C test programs: test/<name>.c linked with the parts they exercise.
-TESTS := test_shard
+# C test programs: test/<name>.c linked with the parts they exercise. Programs in
+# TESTS_F64 are built against the double-precision build of the model (build/f64).
+TESTS := test_shard test_loader test_optim test_model test_checkpoint test_gradcheck test/test_train.sh
 $(B)/test/test_shard: $(call objs,$(UTIL_PART) $(DATA_PART))
+$(B)/test/test_loader: $(call objs,$(UTIL_PART) $(DATA_PART))
+$(B)/test/test_optim: $(call objs,$(MODEL_PART) $(UTIL_PART))
+$(B)/test/test_model: $(call objs,$(MODEL_PART) $(UTIL_PART))
+$(B)/test/test_checkpoint: $(call objs,$(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(B)/test/test_checkpoint: test_libs := -lcjson
+$(B)/test/test_gradcheck: $(patsubst %,$(B)/f64/%.o,$(MODEL_PART) util)
+# helpers the test scripts run
+TEST_HELPERS := make_shards
+$(B)/test/make_shards: $(call objs,$(UTIL_PART) $(DATA_PART))
 
-# ---- EntiGraph client, corpus reader, GGUF library (issue #4) -------------------
+# ---- tokenizer (issue #3): BPE library, the `tokenize` shard writer, demo data ----
+TOKENIZER_PART := tokenizer tokenizer_tiktoken tokenizer_hf bpe tokenize_input
+TOKENIZER_LIBS := -lpcre2-8 -lcjson -lpthread
+PROGRAMS += tokenize
+tokenize_objs  = $(call objs,tokenize $(TOKENIZER_PART) $(DATA_PART) $(UTIL_PART))
+tokenize_libs := $(TOKENIZER_LIBS)
+TOKENIZER_TESTS := test_tokenizer test_tokenizer_ref test_tokenize
+TESTS += $(TOKENIZER_TESTS)
+$(addprefix $(B)/test/,$(TOKENIZER_TESTS)): $(call objs,$(TOKENIZER_PART) $(DATA_PART) $(UTIL_PART))
+$(addprefix $(B)/test/,$(TOKENIZER_TESTS)): test_libs := $(TOKENIZER_LIBS)
+$(B)/dev/bench_tokenizer: dev/bench_tokenizer.c $(call objs,$(TOKENIZER_PART) $(UTIL_PART))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ $(LDFLAGS) $(LDLIBS) $(TOKENIZER_LIBS) -o $@
+
+# data/demo: the Brown corpus (tags stripped, made by scripts/setup.d/vocab.sh) in GPT-2 tokens, 5% validation
+SCPT_CACHE ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/scpt
+.PHONY: demo-data bench-tokenizer
+demo-data: $(BIN)/tokenize
+	@test -f $(SCPT_CACHE)/brown/brown.jsonl || { echo "demo-data: $(SCPT_CACHE)/brown/brown.jsonl is missing: run scripts/setup --deps-only"; exit 1; }
+	$(BIN)/tokenize --vocab gpt2 --val-frac 0.05 --out data/demo/brown $(SCPT_CACHE)/brown/brown.jsonl
+bench-tokenizer: $(B)/dev/bench_tokenizer
+	dev/bench_tokenizer.sh
+
+# ---- EntiGraph client and corpus reader (issue #4) ------------------------------
 CORPUS_PART    := corpus
 GGUF_PART      := gguf
 ENTIGRAPH_PART := entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api
+ENTIGRAPH_LIBS := -lcurl -lcjson
 PROGRAMS += entigraph
-entigraph: $(call objs,$(UTIL_PART) $(CORPUS_PART) $(ENTIGRAPH_PART) entigraph_main)
-entigraph: LDLIBS += -lcurl -lcjson
-TESTS += test_gguf test_corpus test_entigraph
-$(B)/test/test_gguf: $(call objs,$(UTIL_PART) $(GGUF_PART))
-$(B)/test/test_corpus: $(call objs,$(UTIL_PART) $(CORPUS_PART))
-$(B)/test/test_corpus: LDLIBS += -lcjson
-$(B)/test/test_entigraph: $(call objs,$(UTIL_PART) $(CORPUS_PART) $(ENTIGRAPH_PART))
-$(B)/test/test_entigraph: LDLIBS += -lcurl -lcjson
-# programs the test scripts run, and the scripts (each prints its own summary line)
-TEST_HELPERS += make_tiny_llama
-$(B)/test/make_tiny_llama: $(call objs,$(UTIL_PART) $(GGUF_PART))
-TEST_SCRIPTS += test/test_entigraph_faults.sh test/test_entigraph_llama.sh
+entigraph_objs  = $(call objs,entigraph_main $(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
+entigraph_libs := $(ENTIGRAPH_LIBS)
+TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh
+$(B)/test/test_corpus: $(call objs,$(CORPUS_PART) $(UTIL_PART))
+$(B)/test/test_corpus: test_libs := -lcjson
+$(B)/test/test_entigraph: $(call objs,$(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
+$(B)/test/test_entigraph: test_libs := $(ENTIGRAPH_LIBS)
+# helpers the scripts run: the scripted fault server and the random-weight GGUF maker
+TEST_HELPERS += fault_server make_tiny_llama
+$(B)/test/fault_server: $(call objs,$(UTIL_PART))
+$(B)/test/make_tiny_llama: $(call objs,$(GGUF_PART) $(UTIL_PART))
 
-.PHONY: all test deps clean help
+.PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
-all: $(PROGRAMS)
+all: $(addprefix $(BIN)/,$(PROGRAMS))
+
+define program_rule
+$(BIN)/$(1): $$($(1)_objs)
+	$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) $$($(1)_libs) -o $$@
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
 
 $(B)/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(B)/f64/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DSCPT_F64 -c $< -o $@
+
 $(B)/test/%.o: test/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itest -c $< -o $@
+	$(CC) $(CFLAGS) $(if $(filter test_gradcheck%,$*),-DSCPT_F64) -Itest -c $< -o $@
 
 $(B)/test/%: $(B)/test/%.o
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(test_libs) -o $@
 
-$(PROGRAMS):
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+# the test list as commands: C programs from build/test, scripts as they are
+test_commands = $(foreach t,$(TESTS),$(if $(filter %.sh,$(t)),$(t),$(B)/test/$(t)))
 
 # installs what the tests need (Debian packages, npm packages into the cache); quick when present
 deps:
 	scripts/setup --deps-only
 
-test: deps all $(addprefix $(B)/test/,$(TESTS) $(TEST_HELPERS))
-	test/run_tests.sh $(addprefix $(B)/test/,$(TESTS)) $(TEST_SCRIPTS)
+test: deps
+	$(MAKE) all $(filter $(B)/test/%,$(test_commands)) $(addprefix $(B)/test/,$(TEST_HELPERS))
+	test/run_tests.sh $(test_commands)
+	$(MAKE) test-asan
+
+# the suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer
+test-asan:
+	$(MAKE) B=build/asan BIN=build/asan EXTRA_CFLAGS="-O2 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	        EXTRA_LDFLAGS="-fsanitize=address,undefined" asan-run
+
+asan-run: all $(filter $(B)/test/%,$(test_commands)) $(addprefix $(B)/test/,$(TEST_HELPERS))
+	SCPT_BIN=$(BIN) SCPT_SANITIZED=1 test/run_tests.sh $(test_commands)
 
 clean:
-	rm -rf $(B) $(PROGRAMS)
+	rm -rf build $(PROGRAMS)
 
 help:
 	@echo "make            build $(PROGRAMS) (and the CUDA path when nvcc is found)"
-	@echo "make test       install test dependencies, build, run the whole suite"
+	@echo "make test       install test dependencies, build, run the whole suite (then again under ASan+UBSan)"
 	@echo "make clean      remove build outputs"
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find build -name '*.d' 2>/dev/null)

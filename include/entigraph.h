@@ -87,8 +87,6 @@ void sched_free(Scheduler *s);
 // The resume key of an item: doc id, kind and the entity names / style and chunk.
 char *item_key(const Corpus *c, const DocPlan *plans, const WorkItem *it, const char *const *styles);
 
-uint64_t splitmix64(uint64_t *state);   // the next pseudo-random number of a stream
-
 // ---- a set of strings (resume keys) -------------------------------------------------
 typedef struct {
     char **slots;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "entigraph.h"
+#include "rng.h"
 #include "util.h"
 
 #define MAX_BODY (64u << 20)   // a chat completion is far smaller; more is a broken server
@@ -151,14 +152,12 @@ static void start(HttpPool *p, HttpJob *j) {
     p->stats.requests++;
 }
 
-static uint64_t next_rand(HttpPool *p) { return splitmix64(&p->rng); }
-
 // exponential backoff with jitter: half the step fixed, half uniform
 static double backoff(HttpPool *p, int attempts) {
     double d = p->cfg.backoff_s;
     for (int i = 1; i < attempts && d < p->cfg.max_backoff_s; i++) d *= 2;
     if (d > p->cfg.max_backoff_s) d = p->cfg.max_backoff_s;
-    return d / 2 + d / 2 * (double)(next_rand(p) >> 11) / 9007199254740992.0;
+    return d / 2 + d / 2 * rng_uniform(&p->rng);
 }
 
 static void log_line(HttpPool *p, const char *fmt, const char *reason, int attempt, double delay) {

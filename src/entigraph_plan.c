@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "entigraph.h"
+#include "rng.h"
 #include "util.h"
 
 const char *const item_kind_names[4] = {"entities", "pair", "triple", "rephrase"};
@@ -18,14 +19,7 @@ static uint64_t fnv1a(const char *s) {
     return h;
 }
 
-uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t below(uint64_t *state, uint64_t n) { return splitmix64(state) % n; }   // n << 2^64
+static uint64_t below(uint64_t *state, uint64_t n) { return rng_next(state) % n; }   // n << 2^64
 
 static void shuffle(WorkItem *a, int n, uint64_t *rng) {
     for (int i = n - 1; i > 0; i--) {

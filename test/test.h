@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 static int tests_passed, tests_failed, tests_skipped, test_had_failure, test_skipping;
 

@@ -1,0 +1,52 @@
+#include "metrics.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "util.h"
+
+// rewrites the file without the lines whose "step" is past `step`
+static int drop_later_steps(const char *path, int step) {
+    FILE *in = fopen(path, "r");
+    if (!in) return errno == ENOENT ? 0 : (scpt_set_error("%s: %s", path, strerror(errno)), -1);
+    AtomicFile out;
+    if (atomic_open(&out, path) != 0) {
+        fclose(in);
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, in) > 0) {
+        const char *s = strstr(line, "\"step\":");
+        if (s && atoi(s + 7) > step) continue;
+        fputs(line, out.f);
+    }
+    free(line);
+    fclose(in);
+    return atomic_commit(&out);
+}
+
+int metrics_open(MetricsLog *log, const char *path, int keep_through_step) {
+    if (keep_through_step >= 0 && drop_later_steps(path, keep_through_step) != 0) return -1;
+    log->f = fopen(path, "a");
+    if (!log->f) {
+        scpt_set_error("%s: cannot open metrics file: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void metrics_write(MetricsLog *log, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(log->f, fmt, ap);
+    va_end(ap);
+    fputc('\n', log->f);
+    fflush(log->f);
+}
+
+void metrics_close(MetricsLog *log) {
+    if (log->f) fclose(log->f);
+    log->f = NULL;
+}

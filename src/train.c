@@ -1,0 +1,324 @@
+// train: continued pretraining of GPT-2 / Llama 3 models on mixed synthetic and
+// replay token shards. With no arguments it trains a small GPT-2-vocabulary model
+// on the demo shards (data/demo, built by `make demo-data`).
+#include <dirent.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include "args.h"
+#include "checkpoint.h"
+#include "loader.h"
+#include "metrics.h"
+#include "model.h"
+#include "optim.h"
+#include "util.h"
+
+typedef struct {
+    const char *model, *init, *resume, *train, *replay, *val, *out, *metrics, *schedule, *decay;
+    float replay_frac, lr, min_lr_frac, weight_decay, beta1, beta2, eps, clip;
+    int batch, seq, grad_accum, steps, warmup, eval_every, val_batches, ckpt_every, keep_ckpts, seed, threads;
+    int log_every;
+} TrainArgs;
+
+static TrainArgs parse_args(int argc, char **argv) {
+    TrainArgs a = {
+        .model = "gpt2-demo", .train = "data/demo/brown_train_*.bin", .val = "data/demo/brown_val_*.bin",
+        .out = "out/demo", .schedule = "cosine", .decay = "matrices", .lr = 1e-3f, .min_lr_frac = 0.1f,
+        .weight_decay = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .clip = 1.0f, .batch = 8, .seq = 64,
+        .grad_accum = 1, .steps = 150, .warmup = 10, .eval_every = 50, .val_batches = 8, .ckpt_every = 0,
+        .keep_ckpts = 2, .seed = 1337, .threads = 0, .log_every = 1,
+    };
+    ArgSpec specs[] = {
+        {"--model", ARG_STRING, &a.model, "model preset for a new run", 0, 0},
+        {"--init", ARG_STRING, &a.init, "start from this checkpoint's weights (fresh optimizer)", 0, 0},
+        {"--resume", ARG_STRING, &a.resume, "continue from a checkpoint, or 'auto': the newest in --out", 0, 0},
+        {"--train", ARG_STRING, &a.train, "training shards (glob; commas join several)", 0, 0},
+        {"--replay", ARG_STRING, &a.replay, "replay shards mixed into training", 0, 0},
+        {"--replay-frac", ARG_FLOAT, &a.replay_frac, "fraction of windows drawn from --replay", 0, 1},
+        {"--val", ARG_STRING, &a.val, "validation shards ('' for none)", 0, 0},
+        {"--batch", ARG_INT, &a.batch, "sequences per micro-batch", 1, 1 << 20},
+        {"--seq", ARG_INT, &a.seq, "tokens per sequence", 1, 1 << 20},
+        {"--grad-accum", ARG_INT, &a.grad_accum, "micro-batches per optimizer step", 1, 1 << 20},
+        {"--steps", ARG_INT, &a.steps, "optimizer steps in the whole run", 1, 1e9},
+        {"--lr", ARG_FLOAT, &a.lr, "peak learning rate", 0, 10},
+        {"--min-lr-frac", ARG_FLOAT, &a.min_lr_frac, "final learning rate as a fraction of --lr", 0, 1},
+        {"--warmup", ARG_INT, &a.warmup, "linear warmup steps", 0, 1e9},
+        {"--schedule", ARG_STRING, &a.schedule, "decay after warmup: cosine, linear, constant", 0, 0},
+        {"--weight-decay", ARG_FLOAT, &a.weight_decay, "AdamW decoupled weight decay", 0, 10},
+        {"--decay", ARG_STRING, &a.decay, "tensors that decay: matrices, matrices-no-embed, all, none, or names",
+         0, 0},
+        {"--beta1", ARG_FLOAT, &a.beta1, "AdamW beta1", 0, 0.999999},
+        {"--beta2", ARG_FLOAT, &a.beta2, "AdamW beta2", 0, 0.999999},
+        {"--eps", ARG_FLOAT, &a.eps, "AdamW epsilon", 0, 1},
+        {"--clip", ARG_FLOAT, &a.clip, "clip the global gradient norm to this (0: off)", 0, 1e9},
+        {"--eval-every", ARG_INT, &a.eval_every, "validation loss every N steps (0: only at the end)", 0, 1e9},
+        {"--val-batches", ARG_INT, &a.val_batches, "batches per validation pass", 1, 1e9},
+        {"--ckpt-every", ARG_INT, &a.ckpt_every, "checkpoint every N steps (0: only at the end)", 0, 1e9},
+        {"--keep-ckpts", ARG_INT, &a.keep_ckpts, "newest checkpoints kept in --out (0: all)", 0, 1e9},
+        {"--out", ARG_STRING, &a.out, "run directory: checkpoints and metrics", 0, 0},
+        {"--metrics", ARG_STRING, &a.metrics, "metrics JSONL (default <out>/metrics.jsonl)", 0, 0},
+        {"--seed", ARG_INT, &a.seed, "seed of every random stream (init, shuffle, mix)", 0, 2147483647},
+        {"--threads", ARG_INT, &a.threads, "CPU threads (0: all cores)", 0, 4096},
+        {"--log-every", ARG_INT, &a.log_every, "print a progress line every N steps", 1, 1e9},
+    };
+    char usage[1024];
+    snprintf(usage, sizeof usage,
+             "usage: train [options]\n\nContinued pretraining on token shards. With no options: the demo run "
+             "(%s on data/demo).\nModel presets: %s",
+             a.model, model_preset_names());
+    args_parse(argc, argv, specs, sizeof specs / sizeof specs[0], usage);
+    return a;
+}
+
+// the newest ckpt_<step>.safetensors in dir, or NULL
+static char *newest_checkpoint(const char *dir, int *step) {
+    DIR *d = opendir(dir);
+    if (!d) return NULL;
+    char *best = NULL;
+    *step = -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int s;
+        char tail[32];
+        if (sscanf(e->d_name, "ckpt_%d.safetensor%31s", &s, tail) == 2 && strcmp(tail, "s") == 0 && s > *step) {
+            *step = s;
+            free(best);
+            best = xmalloc(strlen(dir) + strlen(e->d_name) + 2);
+            sprintf(best, "%s/%s", dir, e->d_name);
+        }
+    }
+    closedir(d);
+    return best;
+}
+
+static void checkpoint_path(char *out, size_t n, const char *dir, int step) {
+    snprintf(out, n, "%s/ckpt_%08d.safetensors", dir, step);
+}
+
+// saves, then removes all but the newest `keep` checkpoints of the run
+static void save_checkpoint(const TrainArgs *a, const Model *m, const OptimizerState *opt, const TrainState *st) {
+    char path[4096];
+    checkpoint_path(path, sizeof path, a->out, st->step);
+    double t0 = wall_time();
+    if (checkpoint_save(path, m, opt, st) != 0) die("%s", scpt_error());
+    printf("saved %s (%.1f s)\n", path, wall_time() - t0);
+    if (a->keep_ckpts == 0) return;
+    for (int s = st->step - 1, kept = 1; s >= 0; s--) {
+        char old[4096];
+        checkpoint_path(old, sizeof old, a->out, s);
+        FILE *f = fopen(old, "rb");
+        if (!f) continue;
+        fclose(f);
+        if (++kept > a->keep_ckpts) remove(old);
+    }
+}
+
+// the run shape a resume must repeat for the data order to continue unchanged
+static void check_same_run(const TrainState *saved, const TrainState *now, const char *path) {
+    const char *what = NULL;
+    if (saved->batch != now->batch) what = "--batch";
+    else if (saved->seq_len != now->seq_len) what = "--seq";
+    else if (saved->grad_accum != now->grad_accum) what = "--grad-accum";
+    else if (saved->world != now->world) what = "world size";
+    else if (saved->replay_frac != now->replay_frac) what = "--replay-frac";
+    else if (saved->seed != now->seed) what = "--seed";
+    if (what)
+        die("%s: saved with batch %d, seq %d, grad-accum %d, world %d, replay-frac %g, seed %llu; this run "
+            "differs in %s, so it cannot continue the same trajectory",
+            path, saved->batch, saved->seq_len, saved->grad_accum, saved->world, saved->replay_frac,
+            (unsigned long long)saved->seed, what);
+}
+
+// everything one training run holds
+typedef struct {
+    TrainArgs args;
+    LRSchedule sched;
+    AdamWConfig adam;
+    TrainState state;
+    Model model;
+    OptimizerState opt;
+    DataLoader train_loader, val_loader;
+    int have_val;
+    MetricsLog metrics;
+    int *inputs, *targets;
+    long tokens_per_step;
+} Run;
+
+static float validation_loss(Run *r) {
+    DataLoader *val = &r->val_loader;
+    loader_restore(val, (LoaderState){0, {0, 0}});
+    int batches = r->args.val_batches;
+    int64_t windows = loader_windows(val, STREAM_TRAIN), per_batch = (int64_t)val->opt.B * val->opt.world;
+    if (batches * per_batch > windows) batches = (int)(windows / per_batch);
+    if (batches < 1) batches = 1;
+    double sum = 0;
+    for (int i = 0; i < batches; i++) {
+        loader_next(val, r->inputs, r->targets, NULL);
+        sum += model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T);
+    }
+    return (float)(sum / batches);
+}
+
+static void log_validation(Run *r) {
+    float vl = validation_loss(r);
+    printf("step %5d | val loss %.4f\n", r->state.step, vl);
+    metrics_write(&r->metrics, "{\"step\": %d, \"val_loss\": %.6f}", r->state.step, vl);
+}
+
+static void format_duration(char *out, size_t n, double seconds) {
+    int s = (int)(seconds + 0.5);
+    if (s >= 3600) snprintf(out, n, "%dh%02dm", s / 3600, s / 60 % 60);
+    else if (s >= 60) snprintf(out, n, "%dm%02ds", s / 60, s % 60);
+    else snprintf(out, n, "%ds", s);
+}
+
+// Builds the model (new, from --init, or resumed), the loaders and the metrics log.
+static void run_setup(Run *r, int argc, char **argv) {
+    TrainArgs *a = &r->args;
+    *a = parse_args(argc, argv);
+    if (a->threads > 0) omp_set_num_threads(a->threads);
+    r->sched = (LRSchedule){.lr = a->lr, .min_lr_frac = a->min_lr_frac, .warmup_steps = a->warmup,
+                            .total_steps = a->steps};
+    r->adam = (AdamWConfig){.beta1 = a->beta1, .beta2 = a->beta2, .eps = a->eps, .weight_decay = a->weight_decay};
+    if (schedule_parse(a->schedule, &r->sched.kind) != 0 || decay_mask_parse(a->decay, &r->adam.decay_mask) != 0)
+        die("%s", scpt_error());
+    if (a->init && a->resume) die("--init and --resume exclude each other");
+    if (make_dirs(a->out) != 0) die("%s", scpt_error());
+
+    r->state = (TrainState){.seed = (uint64_t)a->seed, .batch = a->batch, .seq_len = a->seq,
+                            .grad_accum = a->grad_accum, .world = 1, .replay_frac = a->replay_frac};
+    char *resume_path = NULL;
+    if (a->resume) {
+        int step;
+        resume_path = strcmp(a->resume, "auto") == 0 ? newest_checkpoint(a->out, &step) : xstrdup(a->resume);
+        if (!resume_path) printf("no checkpoint in %s: starting a new run\n", a->out);
+    }
+    ModelConfig cfg;
+    const char *config_from = resume_path ? resume_path : a->init;
+    if (config_from ? checkpoint_read_config(config_from, &cfg) : model_preset(&cfg, a->model))
+        die("%s", scpt_error());
+    if (a->seq > cfg.max_seq_len) die("--seq %d exceeds the model's maximum sequence length %d", a->seq, cfg.max_seq_len);
+    model_create(&r->model, &cfg);
+    optimizer_init(&r->opt, 0, r->model.num_params);
+    if (resume_path) {
+        TrainState saved;
+        if (checkpoint_load(resume_path, &r->model, &r->opt, &saved) != 0) die("%s", scpt_error());
+        check_same_run(&saved, &r->state, resume_path);
+        r->state = saved;
+        printf("resumed %s at step %d\n", resume_path, r->state.step);
+    } else if (a->init) {
+        if (checkpoint_load(a->init, &r->model, NULL, NULL) != 0) die("%s", scpt_error());
+    } else {
+        model_init_weights(&r->model, r->state.seed);
+    }
+
+    LoaderOptions lo = {.train_glob = a->train, .replay_glob = a->replay, .replay_frac = a->replay_frac,
+                        .B = a->batch, .T = a->seq, .rank = 0, .world = 1, .seed = r->state.seed, .shuffle = 1,
+                        .vocab_size = cfg.vocab_size};
+    if (loader_open(&r->train_loader, &lo) != 0) die("%s", scpt_error());
+    loader_restore(&r->train_loader, r->state.loader);
+    r->have_val = a->val && a->val[0];
+    if (r->have_val) {
+        LoaderOptions vo = lo;
+        vo.train_glob = a->val;
+        vo.replay_frac = 0;
+        vo.shuffle = 0;
+        if (loader_open(&r->val_loader, &vo) != 0) die("%s", scpt_error());
+    }
+    char metrics_path[4096];
+    if (a->metrics) snprintf(metrics_path, sizeof metrics_path, "%s", a->metrics);
+    else snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", a->out);
+    if (metrics_open(&r->metrics, metrics_path, resume_path ? r->state.step : -1) != 0) die("%s", scpt_error());
+
+    r->tokens_per_step = (long)a->batch * a->seq * a->grad_accum;
+    r->inputs = xmalloc(sizeof(int) * a->batch * a->seq);
+    r->targets = xmalloc(sizeof(int) * a->batch * a->seq);
+    printf("model %s: %s, %d layers, %d heads (%d kv), %d channels, vocab %d | %.2fM parameters\n",
+           config_from ? config_from : a->model, cfg.arch == ARCH_GPT2 ? "gpt2" : "llama", cfg.n_layer, cfg.n_head,
+           cfg.n_kv_head, cfg.n_embd, cfg.vocab_size, r->model.num_params / 1e6);
+    printf("data: %s (%lld windows)%s%s | batch %d x %d x %d accum = %ld tokens/step | %d threads\n", a->train,
+           (long long)loader_windows(&r->train_loader, STREAM_TRAIN), a->replay ? " + replay " : "",
+           a->replay ? a->replay : "", a->batch, a->seq, a->grad_accum, r->tokens_per_step, omp_get_max_threads());
+    printf("metrics: %s\n", metrics_path);
+    free(resume_path);
+}
+
+// one optimizer step: accumulate gradients over the micro-batches, clip, update
+static void train_step(Run *r, double *loss, float *norm, float *lr) {
+    const TrainArgs *a = &r->args;
+    model_zero_grad(&r->model);
+    *loss = 0;
+    for (int micro = 0; micro < a->grad_accum; micro++) {
+        loader_next(&r->train_loader, r->inputs, r->targets, NULL);
+        *loss += model_forward(&r->model, r->inputs, r->targets, a->batch, a->seq);
+        model_backward(&r->model, 1.0f / a->grad_accum);
+    }
+    *loss /= a->grad_accum;
+    *norm = clip_gradients(r->model.grads, r->model.num_params, a->clip);
+    *lr = lr_at(&r->sched, r->state.step);
+    optimizer_step(&r->model, &r->opt, &r->adam, *lr, r->state.step + 1);
+    r->state.step++;
+    r->state.loader = loader_state(&r->train_loader);
+}
+
+static void run_loop(Run *r) {
+    const TrainArgs *a = &r->args;
+    if (r->state.step >= a->steps) {
+        printf("the run is complete: step %d of %d\n", r->state.step, a->steps);
+        return;
+    }
+    if (r->have_val && r->state.step == 0) log_validation(r);
+    double run_start = wall_time(), timed_seconds = 0;
+    int steps_here = 0;
+    while (r->state.step < a->steps) {
+        double t0 = wall_time(), loss;
+        float norm, lr;
+        train_step(r, &loss, &norm, &lr);
+        double dt = wall_time() - t0;
+        if (!isfinite(loss)) die("step %d: loss is %f; stopping (lower --lr?)", r->state.step, loss);
+        if (steps_here++ > 0) timed_seconds += dt;   // the first step pays for allocation
+        double per_step = steps_here > 1 ? timed_seconds / (steps_here - 1) : dt;
+        double eta = per_step * (a->steps - r->state.step);
+        double tok_s = r->tokens_per_step / dt;
+        metrics_write(&r->metrics,
+                      "{\"step\": %d, \"loss\": %.6f, \"lr\": %.6e, \"grad_norm\": %.6f, \"step_ms\": %.2f, "
+                      "\"tokens_per_s\": %.1f, \"tokens\": %ld, \"elapsed_s\": %.2f}",
+                      r->state.step, loss, lr, norm, 1e3 * dt, tok_s, r->tokens_per_step * r->state.step,
+                      wall_time() - run_start);
+        if (r->state.step % a->log_every == 0 || r->state.step == a->steps) {
+            char eta_s[32];
+            format_duration(eta_s, sizeof eta_s, eta);
+            printf("step %5d/%d | loss %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s\n", r->state.step,
+                   a->steps, loss, lr, norm, 1e3 * dt, tok_s, eta_s);
+        }
+        // validation and checkpoint come after the step's own record, so a run resumed
+        // from this checkpoint writes no record twice
+        int last = r->state.step == a->steps;
+        if (r->have_val && (last || (a->eval_every > 0 && r->state.step % a->eval_every == 0))) log_validation(r);
+        if (last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0))
+            save_checkpoint(a, &r->model, &r->opt, &r->state);
+    }
+    if (steps_here > 1)
+        printf("done: %d steps, mean %.1f ms/step, %.0f tokens/s\n", r->state.step,
+               1e3 * timed_seconds / (steps_here - 1), r->tokens_per_step * (steps_here - 1) / timed_seconds);
+}
+
+static void run_free(Run *r) {
+    metrics_close(&r->metrics);
+    free(r->inputs);
+    free(r->targets);
+    loader_close(&r->train_loader);
+    if (r->have_val) loader_close(&r->val_loader);
+    optimizer_free(&r->opt);
+    model_free(&r->model);
+}
+
+int main(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    static Run run;
+    run_setup(&run, argc, argv);
+    run_loop(&run);
+    run_free(&run);
+    return 0;
+}
