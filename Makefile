@@ -78,9 +78,9 @@ $(B)/test/test_corpus: $(call objs,$(CORPUS_PART) $(UTIL_PART))
 $(B)/test/test_corpus: test_libs := -lcjson
 $(B)/test/test_entigraph: $(call objs,$(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
 $(B)/test/test_entigraph: test_libs := $(ENTIGRAPH_LIBS)
-# helpers the scripts run: the scripted fault server and the random-weight GGUF maker
-TEST_HELPERS += fault_server make_tiny_llama
-$(B)/test/fault_server: $(call objs,$(UTIL_PART))
+# the random-weight GGUF maker that test/test_entigraph_llama.sh runs (the fault test's
+# scripted server is test/entigraph_fault_server.js)
+TEST_HELPERS += make_tiny_llama
 $(B)/test/make_tiny_llama: $(call objs,$(GGUF_PART) $(UTIL_PART))
 
 .PHONY: all test test-asan asan-run deps clean help
