@@ -82,6 +82,9 @@ $(B)/test/test_entigraph: test_libs := $(ENTIGRAPH_LIBS)
 # scripted server is test/entigraph_fault_server.js)
 TEST_HELPERS += make_tiny_llama
 $(B)/test/make_tiny_llama: $(call objs,$(GGUF_PART) $(UTIL_PART))
+.PHONY: bench-entigraph
+bench-entigraph: $(BIN)/entigraph $(B)/test/make_tiny_llama
+	dev/bench_entigraph.sh
 
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:

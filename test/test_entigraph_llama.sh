@@ -11,11 +11,9 @@ bin=${SCPT_BIN:-.}
 entigraph=$bin/entigraph
 make_tiny_llama=$bin/test/make_tiny_llama
 [ "$bin" = . ] && make_tiny_llama=build/test/make_tiny_llama
-cache=${SCPT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scpt}
-server=$cache/llama.cpp/build/bin/llama-server
-vocab=$cache/llama.cpp/src/models/ggml-vocab-gpt-2.gguf
-if [ ! -x "$server" ] || [ ! -f "$vocab" ]; then
-    echo "  skipped: $server or $vocab is absent (scripts/setup.d/llama_server.sh builds them)"
+. test/llama_server.sh
+if [ ! -x "$llama_server" ] || [ ! -f "$llama_vocab" ]; then
+    echo "  skipped: $llama_server or $llama_vocab is absent (scripts/setup.d/llama_server.sh builds them)"
     echo "0 passed, 0 failed, 1 skipped"
     exit 0
 fi
@@ -39,23 +37,10 @@ if [ ! -f "$corpus" ]; then
 EOF
 fi
 
-$make_tiny_llama "$vocab" "$tmp/tiny.gguf" >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log"; echo "FAIL make_tiny_llama"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+$make_tiny_llama "$llama_vocab" "$tmp/tiny.gguf" >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log"; echo "FAIL make_tiny_llama"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 # four slots of 8k tokens: a QuALITY article is about 6.5k GPT-2 tokens
-for try in 1 2 3; do
-    port=$((20000 + (RANDOM % 20000)))
-    "$server" -m "$tmp/tiny.gguf" --host 127.0.0.1 --port "$port" -c 32768 -np 4 -t 2 >"$tmp/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 120); do
-        curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break 2
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.25
-    done
-    kill "$server_pid" 2>/dev/null
-    server_pid=
-done
-if [ -z "$server_pid" ]; then
-    tail -n 20 "$tmp/server.log"
+if ! start_llama_server "$tmp/tiny.gguf" "$tmp/server.log" 4 32768; then
     echo "FAIL llama-server did not start"
     echo "0 passed, 1 failed, 0 skipped"
     exit 1
