@@ -1,7 +1,7 @@
 // entigraph: synthetic data from a corpus through an OpenAI-compatible server.
 // EntiGraph: per document a summary and its entities, then text on how pairs and
 // triples of them relate; or the Rephrase baseline: every chunk in several styles.
-// Usage and output format: doc/entigraph.md.
+// Usage: doc/entigraph.md; the output and failures formats: doc/formats.md.
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <getopt.h>
