@@ -4,7 +4,6 @@
 // Usage: doc/entigraph.md; the output and failures formats: doc/formats.md.
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "corpus.h"
 #include "entigraph.h"
 #include "util.h"
@@ -22,10 +22,11 @@
 
 typedef struct {
     const char *corpus, *output, *failures, *prompts, *schema_path, *styles, *summary_json;
-    const char *model;
+    const char *model, *json_mode_name, *max_triples_name, *max_tokens_name;
     int rephrase, concurrency, max_retries, chunk_words, json_mode, quiet;
+    int max_completion_tokens, seed, max_entities, max_pairs;
     long long max_tokens;
-    double timeout_s, connect_timeout_s, backoff_s, max_backoff_s, max_retry_after_s, progress_s;
+    float temperature, timeout_s, connect_timeout_s, backoff_s, max_backoff_s, max_retry_after_s, progress_s;
     ApiConfig api;
     PlanConfig plan;
 } Options;
@@ -408,38 +409,6 @@ static void summary(const Run *r, HttpPool *pool, double elapsed) {
 
 // ---- setup --------------------------------------------------------------------------------
 
-static void usage(void) {
-    fputs("usage: entigraph --corpus PATH --output OUT.jsonl [options]\n"
-          "  --corpus PATH            JSONL (id/title/text, or QuALITY) or a folder of .txt files\n"
-          "  --output PATH            output JSONL, appended; a rerun resumes it\n"
-          "  --failures PATH          failed items (default OUT.failures.jsonl)\n"
-          "  --rephrase               the Rephrase baseline instead of EntiGraph\n"
-          "  --model NAME             model name sent to the server (default gpt-4-turbo)\n"
-          "  --temperature F          sampling temperature (default 1.0)\n"
-          "  --max-completion-tokens N  per request (default 2048)\n"
-          "  --max-tokens N           budget of generated tokens in the whole output (0 = none)\n"
-          "  --concurrency N          requests in flight (default 16)\n"
-          "  --seed N                 order of pairs and triples (default 42)\n"
-          "  --max-entities N         entities used per document (default all)\n"
-          "  --max-pairs N            pairs per document (default all)\n"
-          "  --max-triples N|all|pairs  triples sampled per document (default pairs: as many as pairs)\n"
-          "  --prompts DIR            prompt files (default doc/prompts beside the program)\n"
-          "  --styles a,b             rephrase styles: DIR/rephrase_<style>.txt (default all)\n"
-          "  --chunk-words N          rephrase chunk size in words (default 300)\n"
-          "  --json-mode schema|object|off  entity-step JSON constraint (default schema)\n"
-          "  --entity-schema FILE     JSON schema for the entity step (default DIR/entities.schema.json)\n"
-          "  --timeout S, --connect-timeout S   per request (default 600, 10)\n"
-          "  --retries N              retries per item after the first attempt (default 6)\n"
-          "  --backoff S, --max-backoff S       retry delays (default 1, 60)\n"
-          "  --max-retry-after S      longest Retry-After honoured (default 600)\n"
-          "  --progress-interval S    progress line period when stderr is not a terminal (default 10)\n"
-          "  --summary-json PATH      write the final figures as JSON\n"
-          "  --quiet                  no progress lines\n"
-          "server: OPENAI_BASE_URL (default https://api.openai.com/v1), OPENAI_API_KEY\n",
-          stderr);
-    exit(1);
-}
-
 static char *default_prompts_dir(void) {
     char exe[4096];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 32);
@@ -454,74 +423,62 @@ static char *default_prompts_dir(void) {
 }
 
 static void parse_args(Options *o, int argc, char **argv) {
-    enum { O_CORPUS = 256, O_OUTPUT, O_FAILURES, O_REPHRASE, O_MODEL, O_TEMP, O_MCT, O_MAXTOK, O_CONC,
-           O_SEED, O_MAXENT, O_MAXPAIRS, O_MAXTRI, O_PROMPTS, O_STYLES, O_CHUNK, O_JSON, O_SCHEMA,
-           O_TIMEOUT, O_CTIMEOUT, O_RETRIES, O_BACKOFF, O_MAXBACKOFF, O_MAXRA, O_PROGRESS, O_SUMMARY, O_QUIET };
-    static const struct option opts[] = {
-        {"corpus", 1, 0, O_CORPUS}, {"output", 1, 0, O_OUTPUT}, {"failures", 1, 0, O_FAILURES},
-        {"rephrase", 0, 0, O_REPHRASE}, {"model", 1, 0, O_MODEL}, {"temperature", 1, 0, O_TEMP},
-        {"max-completion-tokens", 1, 0, O_MCT}, {"max-tokens", 1, 0, O_MAXTOK},
-        {"concurrency", 1, 0, O_CONC}, {"seed", 1, 0, O_SEED}, {"max-entities", 1, 0, O_MAXENT},
-        {"max-pairs", 1, 0, O_MAXPAIRS}, {"max-triples", 1, 0, O_MAXTRI}, {"prompts", 1, 0, O_PROMPTS},
-        {"styles", 1, 0, O_STYLES}, {"chunk-words", 1, 0, O_CHUNK}, {"json-mode", 1, 0, O_JSON},
-        {"entity-schema", 1, 0, O_SCHEMA}, {"timeout", 1, 0, O_TIMEOUT},
-        {"connect-timeout", 1, 0, O_CTIMEOUT}, {"retries", 1, 0, O_RETRIES}, {"backoff", 1, 0, O_BACKOFF},
-        {"max-backoff", 1, 0, O_MAXBACKOFF}, {"max-retry-after", 1, 0, O_MAXRA},
-        {"progress-interval", 1, 0, O_PROGRESS}, {"summary-json", 1, 0, O_SUMMARY}, {"quiet", 0, 0, O_QUIET},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    *o = (Options){.model = "gpt-4-turbo", .concurrency = 16, .max_retries = 6, .chunk_words = 300,
-                   .json_mode = 2, .timeout_s = 600, .connect_timeout_s = 10, .backoff_s = 1,
-                   .max_backoff_s = 60, .max_retry_after_s = 600, .progress_s = 10,
-                   .api = {.temperature = 1.0, .max_completion_tokens = 2048},
-                   .plan = {.max_pairs = -1, .max_triples = -2, .seed = 42}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_CORPUS: o->corpus = optarg; break;
-        case O_OUTPUT: o->output = optarg; break;
-        case O_FAILURES: o->failures = optarg; break;
-        case O_REPHRASE: o->rephrase = 1; break;
-        case O_MODEL: o->model = optarg; break;
-        case O_TEMP: o->api.temperature = atof(optarg); break;
-        case O_MCT: o->api.max_completion_tokens = atoi(optarg); break;
-        case O_MAXTOK: o->max_tokens = atoll(optarg); break;
-        case O_CONC: o->concurrency = atoi(optarg); break;
-        case O_SEED: o->plan.seed = strtoull(optarg, NULL, 10); break;
-        case O_MAXENT: o->plan.max_entities = atoi(optarg); break;
-        case O_MAXPAIRS: o->plan.max_pairs = atoi(optarg); break;
-        case O_MAXTRI:
-            o->plan.max_triples = !strcmp(optarg, "all") ? -1 : !strcmp(optarg, "pairs") ? -2 : atoi(optarg);
-            break;
-        case O_PROMPTS: o->prompts = optarg; break;
-        case O_STYLES: o->styles = optarg; break;
-        case O_CHUNK: o->chunk_words = atoi(optarg); break;
-        case O_JSON:
-            o->json_mode = !strcmp(optarg, "schema") ? 2 : !strcmp(optarg, "object") ? 1 : !strcmp(optarg, "off") ? 0 : -1;
-            break;
-        case O_SCHEMA: o->schema_path = optarg; break;
-        case O_TIMEOUT: o->timeout_s = atof(optarg); break;
-        case O_CTIMEOUT: o->connect_timeout_s = atof(optarg); break;
-        case O_RETRIES: o->max_retries = atoi(optarg); break;
-        case O_BACKOFF: o->backoff_s = atof(optarg); break;
-        case O_MAXBACKOFF: o->max_backoff_s = atof(optarg); break;
-        case O_MAXRA: o->max_retry_after_s = atof(optarg); break;
-        case O_PROGRESS: o->progress_s = atof(optarg); break;
-        case O_SUMMARY: o->summary_json = optarg; break;
-        case O_QUIET: o->quiet = 1; break;
-        default: usage();
-        }
-    }
-    if (optind != argc || !o->corpus || !o->output) usage();
-    if (o->concurrency < 1 || o->concurrency > 4096) die("--concurrency must be 1..4096");
-    if (o->api.max_completion_tokens < 1) die("--max-completion-tokens must be positive");
-    if (o->chunk_words < 1) die("--chunk-words must be positive");
+    *o = (Options){.model = "gpt-4-turbo", .json_mode_name = "schema", .max_triples_name = "pairs", .max_tokens_name = "0",
+                   .concurrency = 16, .max_retries = 6, .chunk_words = 300, .max_completion_tokens = 2048,
+                   .seed = 42, .max_pairs = -1, .temperature = 1.0f, .timeout_s = 600, .connect_timeout_s = 10,
+                   .backoff_s = 1, .max_backoff_s = 60, .max_retry_after_s = 600, .progress_s = 10};
+    ArgSpec specs[] = {
+        {"--corpus", ARG_STRING, &o->corpus, "JSONL (id/title/text, or QuALITY) or a folder of .txt files", 0, 0},
+        {"--output", ARG_STRING, &o->output, "output JSONL, appended; a rerun resumes it", 0, 0},
+        {"--failures", ARG_STRING, &o->failures, "failed items (default OUTPUT.failures.jsonl)", 0, 0},
+        {"--rephrase", ARG_FLAG, &o->rephrase, "the Rephrase baseline instead of EntiGraph", 0, 0},
+        {"--model", ARG_STRING, &o->model, "model name sent to the server", 0, 0},
+        {"--temperature", ARG_FLOAT, &o->temperature, "sampling temperature", 0, 2},
+        {"--max-completion-tokens", ARG_INT, &o->max_completion_tokens, "tokens per request", 1, 1 << 30},
+        // a string: budgets beyond args.h's 32-bit integers are real
+        {"--max-tokens", ARG_STRING, &o->max_tokens_name, "budget of generated tokens in the output (0: none)", 0, 0},
+        {"--concurrency", ARG_INT, &o->concurrency, "requests in flight", 1, 4096},
+        {"--seed", ARG_INT, &o->seed, "order of the pairs and triples, and the triples drawn", 0, 2147483647},
+        {"--max-entities", ARG_INT, &o->max_entities, "entities used per document (0: all)", 0, 1 << 20},
+        {"--max-pairs", ARG_INT, &o->max_pairs, "pairs per document (-1: all)", -1, 2147483647},
+        {"--max-triples", ARG_STRING, &o->max_triples_name, "triples per document: N, all, or pairs (as many as pairs)", 0, 0},
+        {"--prompts", ARG_STRING, &o->prompts, "prompt folder (default doc/prompts beside the program)", 0, 0},
+        {"--styles", ARG_STRING, &o->styles, "rephrase styles a,b: DIR/rephrase_<style>.txt (default all)", 0, 0},
+        {"--chunk-words", ARG_INT, &o->chunk_words, "rephrase chunk size in words", 1, 1 << 24},
+        {"--json-mode", ARG_STRING, &o->json_mode_name, "entity-step constraint: schema, object or off", 0, 0},
+        {"--entity-schema", ARG_STRING, &o->schema_path, "JSON schema of the entity step (default DIR/entities.schema.json)", 0, 0},
+        {"--timeout", ARG_FLOAT, &o->timeout_s, "seconds per request", 0.001, 1e6},
+        {"--connect-timeout", ARG_FLOAT, &o->connect_timeout_s, "seconds to connect", 0.001, 1e6},
+        {"--retries", ARG_INT, &o->max_retries, "retries per item after the first attempt", 0, 1000},
+        {"--backoff", ARG_FLOAT, &o->backoff_s, "first retry delay in seconds (doubles, with jitter)", 0, 1e6},
+        {"--max-backoff", ARG_FLOAT, &o->max_backoff_s, "longest retry delay", 0, 1e6},
+        {"--max-retry-after", ARG_FLOAT, &o->max_retry_after_s, "longest Retry-After honoured", 0, 1e6},
+        {"--progress-interval", ARG_FLOAT, &o->progress_s, "seconds between progress lines when stderr is not a terminal", 0, 1e6},
+        {"--summary-json", ARG_STRING, &o->summary_json, "write the final figures as JSON", 0, 0},
+        {"--quiet", ARG_FLAG, &o->quiet, "no progress lines", 0, 0},
+    };
+    args_parse(argc, argv, specs, sizeof specs / sizeof specs[0],
+               "usage: entigraph --corpus PATH --output OUT.jsonl [options]\n\n"
+               "Synthetic data from a corpus through an OpenAI-compatible server (doc/entigraph.md).\n"
+               "Server: OPENAI_BASE_URL (default https://api.openai.com/v1), OPENAI_API_KEY (never printed).");
+    if (!o->corpus || !o->output) die("--corpus and --output are required (see --help)");
+    const char *t = o->max_triples_name;
+    char *end;
+    long n = strtol(t, &end, 10);
+    if (!strcmp(t, "all")) o->plan.max_triples = -1;
+    else if (!strcmp(t, "pairs")) o->plan.max_triples = -2;
+    else if (end != t && !*end && n >= 0 && n <= 2147483647) o->plan.max_triples = (int)n;
+    else die("--max-triples must be a number, all or pairs");
+    const char *m = o->json_mode_name;
+    o->json_mode = !strcmp(m, "schema") ? 2 : !strcmp(m, "object") ? 1 : !strcmp(m, "off") ? 0 : -1;
     if (o->json_mode < 0) die("--json-mode must be schema, object or off");
-    if (o->max_retries < 0 || o->timeout_s <= 0 || o->connect_timeout_s <= 0 || o->backoff_s < 0)
-        die("--retries, --timeout, --connect-timeout and --backoff must not be negative");
-    if (o->plan.max_pairs < -1 || o->plan.max_triples < -2 || o->plan.max_entities < 0)
-        die("--max-entities, --max-pairs, --max-triples must not be negative");
-    o->api.model = o->model;
-    o->api.json_mode = o->json_mode;
+    o->max_tokens = strtoll(o->max_tokens_name, &end, 10);
+    if (end == o->max_tokens_name || *end || o->max_tokens < 0) die("--max-tokens must be a number of tokens, 0 for none");
+    o->plan.seed = (uint64_t)o->seed;
+    o->plan.max_entities = o->max_entities;
+    o->plan.max_pairs = o->max_pairs;
+    o->api = (ApiConfig){.model = o->model, .temperature = o->temperature,
+                         .max_completion_tokens = o->max_completion_tokens, .json_mode = o->json_mode};
 }
 
 static void load_prompt(Prompt *p, const char *dir, const char *name, const char *const *allowed) {
@@ -685,5 +642,5 @@ int main(int argc, char **argv) {
     free(prompts_dir);
     if (fatal || r.write_failed) return 1;
     if (interrupted) return 130;
-    return r.failures ? 2 : 0;
+    return r.failures ? 3 : 0;   // 2 is args.h's bad flags
 }
