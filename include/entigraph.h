@@ -84,8 +84,10 @@ void sched_add(Scheduler *s, int doc);                 // a document whose items
 int sched_next(Scheduler *s, DocPlan *plans, WorkItem *out);   // 0 when none is left
 void sched_free(Scheduler *s);
 
-// The resume key of an item: doc id, kind and the entity names / style and chunk.
+// The resume key of an item: doc id, kind and the entity names / style and chunk,
+// joined by join_key (with a unit separator, which names never hold).
 char *item_key(const Corpus *c, const DocPlan *plans, const WorkItem *it, const char *const *styles);
+char *join_key(const char *const *parts, int n);
 
 // ---- a set of strings (resume keys) -------------------------------------------------
 typedef struct {

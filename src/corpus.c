@@ -377,6 +377,7 @@ static int corpus_merge(Corpus *c, Document *d, Where w) {
         if (strcmp(e->text, d->text) != 0) {
             scpt_set_error("%s:%ld: document id %s appears again with a different text", w.path,
                            w.line, d->id);
+            doc_free(d);
             return -1;
         }
         for (int k = 0; k < d->n_questions; k++) add_question(e, d->questions[k]);

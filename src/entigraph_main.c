@@ -49,6 +49,7 @@ typedef struct {
     char *style_names[MAX_STYLES];
     int n_styles;
     int next_entities_doc;   // entity steps start in document order, before any relation
+    struct DocId *ids;       // documents by id
     // counters
     long resumed_records, duplicate_records, written, failures, skipped;
     long long resumed_tokens, generated_tokens, paid_prompt_tokens, paid_completion_tokens;
@@ -64,10 +65,25 @@ static void on_signal(int sig) {
 
 // ---- documents by id ----------------------------------------------------------------------
 
+// ids sorted, for resuming a large corpus without a scan per record
+typedef struct DocId {
+    const char *id;
+    int doc;
+} DocId;
+
+static int by_id(const void *a, const void *b) { return strcmp(((const DocId *)a)->id, ((const DocId *)b)->id); }
+
+static DocId *sorted_ids(const Corpus *c) {
+    DocId *ids = xmalloc((size_t)(c->n_docs ? c->n_docs : 1) * sizeof *ids);
+    for (int i = 0; i < c->n_docs; i++) ids[i] = (DocId){c->docs[i].id, i};
+    qsort(ids, (size_t)c->n_docs, sizeof *ids, by_id);
+    return ids;
+}
+
 static int doc_index(const Run *r, const char *id) {
-    for (int i = 0; i < r->corpus.n_docs; i++)   // only used while resuming, once per entity record
-        if (strcmp(r->corpus.docs[i].id, id) == 0) return i;
-    return -1;
+    DocId key = {id, -1};
+    const DocId *hit = bsearch(&key, r->ids, (size_t)r->corpus.n_docs, sizeof key, by_id);
+    return hit ? hit->doc : -1;
 }
 
 // ---- resuming: what the output already holds ------------------------------------------------
@@ -99,11 +115,7 @@ static char *record_key(const cJSON *rec) {
     } else if (strcmp(parts[1], "entities") != 0) {
         return NULL;
     }
-    size_t len = 1;
-    for (int i = 0; i < n; i++) len += strlen(parts[i]) + 1;
-    char *key = xmalloc(len), *w = key;
-    for (int i = 0; i < n; i++) w += sprintf(w, "%s%s", parts[i], i + 1 < n ? "\x1f" : "");
-    return key;
+    return join_key(parts, n);
 }
 
 static void on_old_record(void *ctx, const char *line, size_t len, long lineno) {
@@ -558,6 +570,7 @@ int main(int argc, char **argv) {
     }
     if (corpus_load(&r.corpus, o.corpus) != 0) die("%s", scpt_error());
     r.plans = xcalloc((size_t)r.corpus.n_docs, sizeof *r.plans);
+    r.ids = sorted_ids(&r.corpus);
     sched_init(&r.sched, r.plans, r.corpus.n_docs);
     if (o.rephrase)
         for (int d = 0; d < r.corpus.n_docs; d++)
@@ -633,6 +646,7 @@ int main(int argc, char **argv) {
     journal_close(&r.failed);
     for (int d = 0; d < r.corpus.n_docs; d++) plan_free(&r.plans[d]);
     free(r.plans);
+    free(r.ids);
     sched_free(&r.sched);
     strset_free(&r.done);
     prompt_free(&r.entities_prompt), prompt_free(&r.pair_prompt), prompt_free(&r.triple_prompt);

@@ -273,10 +273,14 @@ char *item_key(const Corpus *c, const DocPlan *plans, const WorkItem *it, const 
         parts[n++] = styles[it->style];
         parts[n++] = chunk;
     }
+    return join_key(parts, n);
+}
+
+char *join_key(const char *const *parts, int n) {
     size_t len = 1;
     for (int i = 0; i < n; i++) len += strlen(parts[i]) + 1;
     char *key = xmalloc(len), *w = key;
-    for (int i = 0; i < n; i++) {   // fields joined by a unit separator, which names never hold
+    for (int i = 0; i < n; i++) {
         size_t k = strlen(parts[i]);
         memcpy(w, parts[i], k);
         w += k;
