@@ -7,21 +7,9 @@
 
 #include "corpus.h"
 #include "test.h"
+#include "test_files.h"
 
 #define QUALITY_SAMPLE "../shared/data/quality/quality_sample.jsonl"
-
-static char tmpdir[] = "/tmp/scpt_test_corpus_XXXXXX";
-
-// writes text to tmpdir/name and returns the path (static buffer)
-static const char *put(const char *name, const char *text) {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f) die("cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
 
 static void test_html_to_text(void) {
     const char *html = "<html><head><title>T</title><style>p{x}</style></head><body>"
@@ -36,7 +24,7 @@ static void test_html_to_text(void) {
 }
 
 static void test_plain_jsonl(void) {
-    const char *p = put("plain.jsonl", "{\"id\": \"a\", \"title\": \"First\", \"text\": \"Hello world.\"}\n"
+    const char *p = test_put("plain.jsonl", "{\"id\": \"a\", \"title\": \"First\", \"text\": \"Hello world.\"}\n"
                                        "\n"
                                        "{\"id\": 7, \"text\": \"Second <b>not html</b> here.\"}\n");
     Corpus c;
@@ -54,7 +42,7 @@ static void test_plain_jsonl(void) {
 
 // a bad file must fail with the message naming the file, the line and the problem
 static void expect_error(const char *name, const char *text, const char *needle) {
-    const char *p = put(name, text);
+    const char *p = test_put(name, text);
     Corpus c;
     CHECK(corpus_load(&c, p) == -1, "%s loaded", name);
     CHECK(strstr(scpt_error(), name) && strstr(scpt_error(), needle), "%s: message [%s] lacks [%s]", name,
@@ -94,7 +82,7 @@ static void test_quality_layouts(void) {
                       "\"question2option3\": \"G\", \"question2option4\": \"H\", \"question2_gold_label\": \"4\"}\n";
     char text[4096];
     snprintf(text, sizeof text, "%s%s", row, row);
-    const char *p = put("flat.jsonl", text);
+    const char *p = test_put("flat.jsonl", text);
     Corpus c;
     CHECK(corpus_load(&c, p) == 0, "%s", scpt_error());
     CHECK(c.n_docs == 1, "%d docs (a repeated row must merge)", c.n_docs);
@@ -113,7 +101,7 @@ static void test_quality_layouts(void) {
     }
     corpus_free(&c);
 
-    p = put("nested.jsonl", "{\"article_id\": \"x1\", \"title\": \"N\", \"article\": \"plain text, no tags\", "
+    p = test_put("nested.jsonl", "{\"article_id\": \"x1\", \"title\": \"N\", \"article\": \"plain text, no tags\", "
                             "\"questions\": [{\"question\": \"Q?\", \"options\": [\"a\", \"b\", \"c\"], \"gold_label\": 3}]}\n");
     CHECK(corpus_load(&c, p) == 0, "%s", scpt_error());
     if (c.n_docs == 1) {
@@ -126,11 +114,11 @@ static void test_quality_layouts(void) {
 
 static void test_txt_folder(void) {
     char dir[600];
-    snprintf(dir, sizeof dir, "%s/docs", tmpdir);
+    snprintf(dir, sizeof dir, "%s/docs", test_dir);
     CHECK(make_dirs(dir) == 0, "mkdir");
-    put("docs/b.txt", "Second document.\n");
-    put("docs/a.txt", "First document.\n");
-    put("docs/notes.md", "not a document");
+    test_put("docs/b.txt", "Second document.\n");
+    test_put("docs/a.txt", "First document.\n");
+    test_put("docs/notes.md", "not a document");
     Corpus c;
     CHECK(corpus_load(&c, dir) == 0, "%s", scpt_error());
     CHECK(c.n_docs == 2, "%d docs", c.n_docs);
@@ -138,7 +126,7 @@ static void test_txt_folder(void) {
         CHECK(!strcmp(c.docs[0].id, "a") && !strcmp(c.docs[1].title, "b") && !strcmp(c.docs[0].text, "First document.\n"),
               "sorted by name: %s %s", c.docs[0].id, c.docs[1].id);
     corpus_free(&c);
-    snprintf(dir, sizeof dir, "%s/empty", tmpdir);
+    snprintf(dir, sizeof dir, "%s/empty", test_dir);
     make_dirs(dir);
     CHECK(corpus_load(&c, dir) == -1 && strstr(scpt_error(), "no .txt files"), "%s", scpt_error());
 }
@@ -168,15 +156,13 @@ static void test_quality_sample(void) {
 }
 
 int main(void) {
-    if (!mkdtemp(tmpdir)) die("mkdtemp failed");
+    test_dir_make();
     RUN_TEST(test_html_to_text);
     RUN_TEST(test_plain_jsonl);
     RUN_TEST(test_bad_input);
     RUN_TEST(test_quality_layouts);
     RUN_TEST(test_txt_folder);
     RUN_TEST(test_quality_sample);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    test_dir_remove();
     return test_summary();
 }

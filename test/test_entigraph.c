@@ -11,25 +11,14 @@
 
 #include "entigraph.h"
 #include "test.h"
-
-static char tmpdir[] = "/tmp/scpt_test_entigraph_XXXXXX";
-
-static const char *put(const char *name, const char *text) {
-    static char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f) die("cannot write %s", path);
-    fputs(text, f);
-    fclose(f);
-    return path;
-}
+#include "test_files.h"
 
 // ---- prompts ----------------------------------------------------------------------------
 
 static const char *const doc_names[] = {"title", "author", "year", "document", NULL};
 
 static void test_prompt_load_fill(void) {
-    const char *p = put("ok.txt", "# a comment\n# {not_checked} in comments\n\n@system\n  Be brief about {title}.  \n"
+    const char *p = test_put("ok.txt", "# a comment\n# {not_checked} in comments\n\n@system\n  Be brief about {title}.  \n"
                                   "@user\nTitle: {title}\n{document}\n{ not a placeholder } {Upper} {}\n");
     Prompt pr;
     CHECK(prompt_load(&pr, p, doc_names) == 0, "%s", scpt_error());
@@ -52,7 +41,7 @@ static void test_prompt_load_fill(void) {
 
 static void expect_prompt_error(const char *name, const char *text, const char *needle) {
     Prompt pr;
-    const char *p = put(name, text);
+    const char *p = test_put(name, text);
     CHECK(prompt_load(&pr, p, doc_names) == -1, "%s loaded", name);
     CHECK(strstr(scpt_error(), name) && strstr(scpt_error(), needle), "%s: [%s] lacks [%s]", name, scpt_error(), needle);
 }
@@ -322,7 +311,7 @@ static void count_record(void *ctx, const char *line, size_t len, long lineno) {
 
 static void test_journal(void) {
     char path[512];
-    snprintf(path, sizeof path, "%s/out.jsonl", tmpdir);
+    snprintf(path, sizeof path, "%s/out.jsonl", test_dir);
     Journal j;
     CHECK(journal_open(&j, path, count_record, NULL) == 0, "%s", scpt_error());
     CHECK(journal_append(&j, "{\"a\":1}\n", 8) == 0 && journal_append(&j, "{\"a\":2}\n", 8) == 0, "append");
@@ -440,7 +429,7 @@ static void test_redact(void) {
 }
 
 int main(void) {
-    if (!mkdtemp(tmpdir)) die("mkdtemp failed");
+    test_dir_make();
     RUN_TEST(test_prompt_load_fill);
     RUN_TEST(test_prompt_errors);
     RUN_TEST(test_shipped_prompts);
@@ -455,8 +444,6 @@ int main(void) {
     RUN_TEST(test_parse_chat);
     RUN_TEST(test_parse_entities);
     RUN_TEST(test_redact);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    test_dir_remove();
     return test_summary();
 }

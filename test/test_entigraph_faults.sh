@@ -14,10 +14,7 @@ tmp=$(mktemp -d /tmp/scpt_test_entigraph_faults_XXXXXX)
 server_pid=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$tmp"; }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+. test/check.sh
 
 if ! command -v node >/dev/null; then
     echo "  skipped: node is not installed (scripts/setup installs it)"
@@ -135,5 +132,4 @@ check "the key in the server's answer is redacted" bash -c "grep -q 'Bearer \*\*
 $entigraph --corpus "$tmp/corpus.jsonl" --output "$tmp/x.jsonl" --concurrency 0 >"$tmp/x.log" 2>&1
 check "bad --concurrency is refused" grep -q -- '--concurrency 0 is outside 1..4096' "$tmp/x.log"
 
-echo "$pass passed, $fail failed, 0 skipped"
-[ "$fail" -eq 0 ]
+finish

@@ -21,10 +21,7 @@ tmp=$(mktemp -d /tmp/scpt_test_entigraph_llama_XXXXXX)
 server_pid=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+. test/check.sh
 t0=$(date +%s)
 
 corpus=../shared/data/quality/quality_sample.jsonl
@@ -37,13 +34,18 @@ if [ ! -f "$corpus" ]; then
 EOF
 fi
 
-$make_tiny_llama "$llama_vocab" "$tmp/tiny.gguf" >"$tmp/make.log" 2>&1 || { cat "$tmp/make.log"; echo "FAIL make_tiny_llama"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
+if ! $make_tiny_llama "$llama_vocab" "$tmp/tiny.gguf" >"$tmp/make.log" 2>&1; then
+    cat "$tmp/make.log"
+    bad "make_tiny_llama"
+    finish
+    exit
+fi
 
 # four slots of 8k tokens: a QuALITY article is about 6.5k GPT-2 tokens
 if ! start_llama_server "$tmp/tiny.gguf" "$tmp/server.log" 4 32768; then
-    echo "FAIL llama-server did not start"
-    echo "0 passed, 1 failed, 0 skipped"
-    exit 1
+    bad "llama-server did not start"
+    finish
+    exit
 fi
 ok "llama-server serves the tiny random Llama"
 export OPENAI_BASE_URL=http://127.0.0.1:$port/v1
@@ -99,5 +101,4 @@ check "  ... style qa, chunks from 0" grep -q '"style":"qa","chunk":0' "$tmp/rep
 $entigraph "${common[@]}" --output "$tmp/out.jsonl" >"$tmp/rerun.log" 2>&1
 check "a rerun finds everything done" grep -qE ' 0 records written, 0 failed, [0-9]+ already in the output' "$tmp/rerun.log"
 echo "  $(($(date +%s) - t0)) s"
-echo "$pass passed, $fail failed, 0 skipped"
-[ "$fail" -eq 0 ]
+finish
