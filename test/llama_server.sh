@@ -13,7 +13,8 @@ start_llama_server() {
         "$llama_server" -m "$1" --host 127.0.0.1 --port "$port" -np "$3" -c "$4" -t "$(nproc)" >"$2" 2>&1 &
         server_pid=$!
         for _ in $(seq 120); do
-            curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && return 0
+            node -e 'require("http").get(process.argv[1], (r) => process.exit(r.statusCode === 200 ? 0 : 1))
+                         .on("error", () => process.exit(1))' "http://127.0.0.1:$port/health" && return 0
             kill -0 "$server_pid" 2>/dev/null || break
             sleep 0.25
         done

@@ -48,7 +48,7 @@ t0=$(date +%s.%N)
 $entigraph "${common[@]}" --concurrency 8 --output "$tmp/f.jsonl" --summary-json "$tmp/f.summary.json" \
     >"$tmp/f.log" 2>&1
 rc=$?
-el=$(echo "$(date +%s.%N) - $t0" | bc)
+el=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 check "fault run exits 3 (finished, some items failed)" [ "$rc" -eq 3 ]
 check "every item written once or failed; Retry-After honoured" checker "$tmp/f.jsonl" "$tmp/f.jsonl.failures.jsonl" "$tmp/faults.server.log"
 check "two items reported failed, with reasons" [ "$(wc -l <"$tmp/f.jsonl.failures.jsonl")" -eq 2 ]
