@@ -137,6 +137,8 @@ typedef struct {
                            size_t reason_cap);
     // the job is over without success: reason says why, attempts how many were made
     void (*on_failure)(void *ctx, void *user, const char *reason, int attempts);
+    // a job still open when the pool is freed (after a fatal error): user goes back
+    void (*on_abandon)(void *ctx, void *user);
     void *ctx;
 } HttpConfig;
 

@@ -22,6 +22,7 @@ struct HttpJob {
     char *body;
     size_t body_len;
     int attempts;
+    int slot;                // running: index in the pool's running list
     double due;              // waiting jobs: earliest start
     CURL *easy;
     char *resp;
@@ -34,7 +35,7 @@ struct HttpPool {
     HttpConfig cfg;
     CURLM *multi;
     struct curl_slist *headers;
-    HttpJob **waiting;
+    HttpJob **waiting, **running;   // running[j->slot] == j
     int n_waiting, n_running;
     CURL **spare;            // finished easy handles, kept for their settings
     int n_spare;
@@ -78,17 +79,37 @@ HttpPool *http_pool_new(const HttpConfig *cfg) {
         free(auth);
     }
     p->waiting = xcalloc((size_t)cfg->concurrency, sizeof *p->waiting);
+    p->running = xcalloc((size_t)cfg->concurrency, sizeof *p->running);
     p->spare = xcalloc((size_t)cfg->concurrency, sizeof *p->spare);
     p->rng = cfg->seed ^ 0x5eed;
     return p;
 }
 
+static void finish(HttpJob *j) {
+    free(j->body);
+    free(j->resp);
+    free(j);
+}
+
+// the user of a job still open when the pool goes (after a fatal error) goes back to the caller
+static void abandon(HttpPool *p, HttpJob *j) {
+    if (j->easy) {
+        curl_multi_remove_handle(p->multi, j->easy);
+        curl_easy_cleanup(j->easy);
+    }
+    if (p->cfg.on_abandon) p->cfg.on_abandon(p->cfg.ctx, j->user);
+    finish(j);
+}
+
 void http_pool_free(HttpPool *p) {
     if (!p) return;
+    for (int i = 0; i < p->n_running; i++) abandon(p, p->running[i]);
+    for (int i = 0; i < p->n_waiting; i++) abandon(p, p->waiting[i]);
     for (int i = 0; i < p->n_spare; i++) curl_easy_cleanup(p->spare[i]);
     curl_multi_cleanup(p->multi);
     curl_slist_free_all(p->headers);
     free(p->waiting);
+    free(p->running);
     free(p->spare);
     free(p);
 }
@@ -148,7 +169,8 @@ static void start(HttpPool *p, HttpJob *j) {
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
     curl_multi_add_handle(p->multi, e);
-    p->n_running++;
+    j->slot = p->n_running;
+    p->running[p->n_running++] = j;
     p->stats.requests++;
 }
 
@@ -172,12 +194,6 @@ static void log_line(HttpPool *p, const char *fmt, const char *reason, int attem
     fputc('\n', stderr);
     p->last_log = now;
     p->quiet_logs = 0;
-}
-
-static void finish(HttpJob *j) {
-    free(j->body);
-    free(j->resp);
-    free(j);
 }
 
 // after a failed attempt: wait and retry, or give up
@@ -235,7 +251,8 @@ static void completed(HttpPool *p, CURL *e, CURLcode code) {
     curl_multi_remove_handle(p->multi, e);
     p->spare[p->n_spare++] = e;
     j->easy = NULL;
-    p->n_running--;
+    p->running[j->slot] = p->running[--p->n_running];
+    p->running[j->slot]->slot = j->slot;
     char reason[512], snippet[256];
     if (code != CURLE_OK) {
         p->stats.transport_errors++;

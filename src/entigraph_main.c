@@ -37,6 +37,11 @@ typedef struct {
     char *key;
 } Pending;
 
+static void pending_free(Pending *pd) {
+    free(pd->key);
+    free(pd);
+}
+
 typedef struct {
     Options *o;
     Corpus corpus;
@@ -250,8 +255,7 @@ static Verdict on_response(void *ctx, void *user, const char *body, size_t len, 
     free(names);
     free(summary);
     chat_result_free(&res);
-    free(pd->key);
-    free(pd);
+    pending_free(pd);
     if (rc != 0) snprintf(reason, cap, "cannot write the output");
     return rc == 0 ? VERDICT_OK : VERDICT_FATAL;
 }
@@ -269,9 +273,10 @@ static void on_failure(void *ctx, void *user, const char *reason, int attempts) 
     if (!r->write_failed) append_json(r, &r->failed, rec);
     else cJSON_Delete(rec);
     r->failures++;
-    free(pd->key);
-    free(pd);
+    pending_free(pd);
 }
+
+static void on_abandon(void *ctx, void *user) { pending_free(user); }
 
 // ---- building requests --------------------------------------------------------------------
 
@@ -595,7 +600,7 @@ int main(int argc, char **argv) {
                      .timeout_s = o.timeout_s, .connect_timeout_s = o.connect_timeout_s,
                      .backoff_s = o.backoff_s, .max_backoff_s = o.max_backoff_s,
                      .max_retry_after_s = o.max_retry_after_s, .seed = o.plan.seed,
-                     .on_response = on_response, .on_failure = on_failure, .ctx = &r};
+                     .on_response = on_response, .on_failure = on_failure, .on_abandon = on_abandon, .ctx = &r};
     HttpPool *pool = http_pool_new(&hc);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);

@@ -5,7 +5,8 @@
 //   node entigraph_fault_server.js MODE LOG PORT_FILE [DELAY_MS]
 //   MODE clean   every request answered at once (after DELAY_MS)
 //        faults  the first items seen get one fault script each (FAULTS below)
-//        echo401 401 with the Authorization header in the body (key redaction)
+//        echo401 401 with the Authorization header in the body (key redaction),
+//                the first at once and the rest after DELAY_MS
 // LOG gets one JSON line per request: {key, script, attempt, t, action}.
 // Loaded with require(), it exports what the checker needs to know.
 'use strict';
@@ -51,6 +52,7 @@ function main() {
     const scripts = new Map();   // key -> {script, attempts}
     const left = {ent: Object.keys(ENTITY_FAULTS), rel: Object.keys(RELATION_FAULTS)};
     const t0 = Date.now();
+    let n401 = 0;
 
     function reply(res, status, body, headers) {
         res.writeHead(status, Object.assign({'Content-Type': 'application/json',
@@ -80,8 +82,9 @@ function main() {
                 return reply(res, 400, JSON.stringify({error: {message: 'bad request body'}}));
             }
             const key = fields.join('\t');
-            if (mode === 'echo401')
-                return reply(res, 401, JSON.stringify({error: {message: `bad key: ${req.headers.authorization}`}}));
+            if (mode === 'echo401')   // the first at once, the others after DELAY_MS: still in flight then
+                return setTimeout(() => reply(res, 401, JSON.stringify({error: {message: `bad key: ${req.headers.authorization}`}})),
+                                  n401++ ? delay : 0);
             let s = scripts.get(key);
             if (!s) {
                 const pool = fields[0] === 'ENTITIES' ? left.ent : left.rel;

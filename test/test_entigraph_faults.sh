@@ -134,8 +134,8 @@ $entigraph "${common[@]}" --rephrase --chunk-words 4 --output "$tmp/r.jsonl" --q
 check "rephrase: 6 docs x 2 chunks x 2 styles" [ "$(wc -l <"$tmp/r.jsonl")" -eq 24 ]
 check "rephrase records carry style and chunk" grep -q '"kind":"rephrase","entities":\[\],"style":"fancy","chunk":1' "$tmp/r.jsonl"
 
-# 7. a refused key stops the run at once and is not echoed
-start_server echo401
+# 7. a refused key stops the run at once, with the other requests still in flight, and is not echoed
+start_server echo401 300
 $entigraph "${common[@]}" --output "$tmp/e.jsonl" >"$tmp/e.log" 2>&1
 rc=$?
 check "HTTP 401 stops the run with exit 1" test $rc -eq 1
@@ -146,4 +146,6 @@ check "the key in the server's answer is redacted" bash -c "grep -q 'Bearer \*\*
 $entigraph --corpus "$tmp/corpus.jsonl" --output "$tmp/x.jsonl" --concurrency 0 >"$tmp/x.log" 2>&1
 check "bad --concurrency is refused" grep -q -- '--concurrency 0 is outside 1..4096' "$tmp/x.log"
 
+# a sanitizer's report on a run that exits non-zero anyway keeps that status: look for it
+check "no sanitizer reports in the runs' logs" bash -c "! grep -l 'Sanitizer' '$tmp'/*.log"
 finish
