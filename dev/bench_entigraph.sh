@@ -57,6 +57,7 @@ for c in 1 4 16; do
             `${pad(refRps.toFixed(2), 9)} ${pad((1000 * ref.cpu_s / ref.requests).toFixed(2) + " ms", 11)} ${pad((rps / refRps).toFixed(2), 6)}x`);
     ' "$c" "$tmp/s$c.json" "$ref"
 done
+echo "prompt tokens per request (the server's count): $(node -p "const s = require('$tmp/s1.json'); (s.prompt_tokens / s.requests).toFixed(0)")"
 echo "srv tok/s/slot: completion tokens / the server's summed generation time; slots busy: the server's summed"
 echo "prompt + generation time / (wall time x requests in flight); CPU share: client CPU time / wall time;"
 echo "ratio: entigraph req/s / reference client req/s (node $(node --version), keep-alive, same requests)"
