@@ -100,6 +100,27 @@ fuzz-seeds: $(B)/dev/fuzz_seeds
 fuzz-safetensors fuzz-gguf: fuzz-%: $(B)/fuzz/%
 	$(B)/fuzz/$* -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 test/fuzz/$*
 
+# ---- EntiGraph client and corpus reader (issue #4) ------------------------------
+CORPUS_PART    := corpus
+GGUF_PART      := gguf
+ENTIGRAPH_PART := entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api
+ENTIGRAPH_LIBS := -lcurl -lcjson
+PROGRAMS += entigraph
+entigraph_objs  = $(call objs,entigraph_main $(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
+entigraph_libs := $(ENTIGRAPH_LIBS)
+TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh
+$(B)/test/test_corpus: $(call objs,$(CORPUS_PART) $(UTIL_PART))
+$(B)/test/test_corpus: test_libs := -lcjson
+$(B)/test/test_entigraph: $(call objs,$(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
+$(B)/test/test_entigraph: test_libs := $(ENTIGRAPH_LIBS)
+# the random-weight GGUF maker that test/test_entigraph_llama.sh runs (the fault test's
+# scripted server is test/entigraph_fault_server.js)
+TEST_HELPERS += make_tiny_llama
+$(B)/test/make_tiny_llama: $(call objs,$(GGUF_PART) $(UTIL_PART))
+.PHONY: bench-entigraph
+bench-entigraph: $(BIN)/entigraph $(B)/test/make_tiny_llama
+	dev/bench_entigraph.sh
+
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
 all: $(addprefix $(BIN)/,$(PROGRAMS))
