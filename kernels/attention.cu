@@ -278,7 +278,8 @@ template <int HS>
 static void forward_launch(floatX *out, float *lse, const floatX *qkv, int B, int T, int NH, int NKV, bool vec,
                            cudaStream_t stream) {
     size_t smem = forward_smem<HS>();
-    CUDA_CHECK(cudaFuncSetAttribute(attention_forward_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    CUDA_CHECK(cudaFuncSetAttribute(attention_forward_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                    (int)smem));
     attention_forward_kernel<HS><<<dim3(ceil_div(T, ATT_BLOCK), NH, B), ATT_WARPS * WARP_SIZE, smem, stream>>>(
         out, lse, qkv, T, NH, NKV, vec);
     CUDA_CHECK_LAUNCH();

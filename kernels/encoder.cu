@@ -56,7 +56,8 @@ __global__ void encoder_backward_wte_sorted_kernel(float *dwte, const floatX *do
     int tok = sorted_tokens[i];
     for (int c = lane; c < C; c += WARP_SIZE) {
         float s = 0;
-        for (int j = i; j < N && sorted_tokens[j] == tok; j++) s += __bfloat162float(dout[(size_t)sorted_pos[j] * C + c]);
+        for (int j = i; j < N && sorted_tokens[j] == tok; j++)
+            s += __bfloat162float(dout[(size_t)sorted_pos[j] * C + c]);
         dwte[(size_t)tok * C + c] += s;
     }
 }

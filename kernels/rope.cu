@@ -10,7 +10,8 @@ __global__ void rope_kernel(floatX *qkv, const float *cos_table, const float *si
     if (idx >= (size_t)N * heads * half) return;
     int i = idx % half, h = idx / half % heads, n = idx / ((size_t)half * heads);
     int t = n % T;
-    __nv_bfloat162 *pair = reinterpret_cast<__nv_bfloat162 *>(qkv + (size_t)n * (NH + 2 * NKV) * HS + (size_t)h * HS) + i;
+    floatX *head = qkv + (size_t)n * (NH + 2 * NKV) * HS + (size_t)h * HS;
+    __nv_bfloat162 *pair = reinterpret_cast<__nv_bfloat162 *>(head) + i;
     float2 x = __bfloat1622float2(*pair);
     float c = cos_table[t * half + i], s = dir * sin_table[t * half + i];
     *pair = __floats2bfloat162_rn(x.x * c - x.y * s, x.x * s + x.y * c);
