@@ -2,15 +2,7 @@
 // src/optim.c): updates fp32 master weights and moments, writes bf16 params.
 #include <math.h>
 #include "common.cuh"
-
-// splitmix64's finalizer, as in include/rng.h
-__device__ inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
+#include "rng.h"
 
 // Rounds to bf16 up or down with probability proportional to the distance, so the
 // expected value is x: adding 16 random bits below the kept ones, then truncating.
