@@ -82,16 +82,20 @@ NVCC_FLAGS := -O3 -std=c++17 -g -lineinfo -Iinclude -Ikernels -MMD -MP \
 CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
 KERNELS_PART := encoder layernorm rmsnorm rope attention gelu swiglu residual classifier adamw global_norm
 KERNELS_OBJS := $(patsubst %,$(CUDA_B)/kernels/%.o,$(KERNELS_PART))
+# dev/cuda: one benchmark per kernel family (see dev/cuda/README.md)
+KERNEL_BENCHES := $(patsubst dev/cuda/%.cu,%,$(wildcard dev/cuda/bench_*.cu))
 all: $(KERNELS_OBJS)
 $(CUDA_B)/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 
-# kernel tests against the CPU twins; they skip (and pass) without a device. Not in
-# the ASan rerun: the CUDA runtime maps memory where ASan keeps its shadow gap.
+# kernel tests against the CPU twins; they skip (and pass) without a device. Neither
+# they nor the benchmarks are in the ASan rerun: the CUDA runtime maps memory where
+# ASan keeps its shadow gap (compute-sanitizer checks the GPU side instead).
 GPU_TESTS := test_kernels_gpu
 ifneq ($(B),build/asan)
 TESTS += $(GPU_TESTS)
+all: $(addprefix $(CUDA_B)/dev/,$(KERNEL_BENCHES))
 endif
 $(B)/test/test_kernels_gpu: $(CUDA_B)/test/test_kernels_gpu.o $(KERNELS_OBJS) $(call objs,$(LAYERS_PART) $(UTIL_PART))
 	@mkdir -p $(dir $@)
@@ -111,9 +115,6 @@ ifeq ($(SANITIZE),1)
 	done
 endif
 
-# dev/cuda: one benchmark per kernel family (see dev/cuda/README.md)
-KERNEL_BENCHES := $(patsubst dev/cuda/%.cu,%,$(wildcard dev/cuda/bench_*.cu))
-all: $(addprefix $(CUDA_B)/dev/,$(KERNEL_BENCHES))
 $(CUDA_B)/dev/%: $(CUDA_B)/dev/cuda/%.o $(KERNELS_OBJS) $(call objs,$(LAYERS_PART) $(UTIL_PART))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CUDA_LIBS) -o $@
 bench-kernels: $(addprefix $(CUDA_B)/dev/,$(KERNEL_BENCHES))
