@@ -10,6 +10,9 @@ CFLAGS  := -std=gnu11 -O3 -march=native -ffp-contract=fast -fopenmp -g \
 LDFLAGS := -fopenmp $(EXTRA_LDFLAGS)
 LDLIBS  := -lm
 
+# `make` alone builds everything (rules for single files come before the `all` rule)
+.DEFAULT_GOAL := all
+
 # objects of src/ stems: $(call objs,util shard) -> build/util.o build/shard.o
 objs = $(patsubst %,$(B)/%.o,$(1))
 
@@ -120,6 +123,66 @@ $(B)/test/make_tiny_llama: $(call objs,$(GGUF_PART) $(UTIL_PART))
 .PHONY: bench-entigraph
 bench-entigraph: $(BIN)/entigraph $(B)/test/make_tiny_llama
 	dev/bench_entigraph.sh
+
+# ---- CUDA kernels (issue #5): kernels/*.cu, their GPU tests and benchmarks -------
+# Built whenever nvcc is found, so a machine without a GPU still proves they compile.
+# Objects go to build/cuda whatever B is: the sanitizer build links the same ones.
+ifndef NVCC
+NVCC := $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
+endif
+ifneq ($(NVCC),)
+CUDA_HOME  ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_B     := build/cuda
+# sm_80 (A100) and sm_90 (H100/H200); nothing uses sm_90a-only instructions yet
+NVCC_FLAGS := -O3 -std=c++17 -g -lineinfo -Iinclude -Ikernels -MMD -MP \
+              -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+              -Xcompiler -Wall,-Wextra,-Wno-unused-parameter -Werror all-warnings
+CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
+KERNELS_PART := encoder layernorm rmsnorm rope attention gelu swiglu residual classifier adamw global_norm
+KERNELS_OBJS := $(patsubst %,$(CUDA_B)/kernels/%.o,$(KERNELS_PART))
+# dev/cuda: one benchmark per kernel family (see dev/cuda/README.md)
+KERNEL_BENCHES := $(patsubst dev/cuda/%.cu,%,$(wildcard dev/cuda/bench_*.cu))
+all: $(KERNELS_OBJS)
+$(CUDA_B)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+
+# kernel tests against the CPU twins; they skip (and pass) without a device. Neither
+# they nor the benchmarks are in the ASan rerun: the CUDA runtime maps memory where
+# ASan keeps its shadow gap (compute-sanitizer checks the GPU side instead).
+GPU_TESTS := test_kernels_gpu
+ifneq ($(B),build/asan)
+TESTS += $(GPU_TESTS)
+all: $(addprefix $(CUDA_B)/dev/,$(KERNEL_BENCHES))
+endif
+$(B)/test/test_kernels_gpu: $(CUDA_B)/test/test_kernels_gpu.o $(KERNELS_OBJS) $(call objs,$(LAYERS_PART) $(UTIL_PART))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CUDA_LIBS) -o $@
+# `make test-gpu SANITIZE=1` also runs the kernel test under compute-sanitizer
+GPU_SANITIZE_TESTS := test_kernels_gpu
+COMPUTE_SANITIZER := $(firstword $(shell command -v compute-sanitizer 2>/dev/null) $(CUDA_HOME)/bin/compute-sanitizer)
+.PHONY: test-gpu bench-kernels
+test-gpu: $(addprefix $(B)/test/,$(GPU_TESTS))
+	test/run_tests.sh $(addprefix $(B)/test/,$(GPU_TESTS))
+ifeq ($(SANITIZE),1)
+	@for t in $(GPU_SANITIZE_TESTS); do \
+	    if ! $(B)/test/$$t --probe; then echo "SKIP: no CUDA device (compute-sanitizer not run on $$t)"; continue; fi; \
+	    for tool in memcheck racecheck; do \
+	        $(COMPUTE_SANITIZER) --tool $$tool --error-exitcode 1 $(B)/test/$$t || exit 1; \
+	    done; \
+	done
+endif
+
+$(CUDA_B)/dev/%: $(CUDA_B)/dev/cuda/%.o $(KERNELS_OBJS) $(call objs,$(LAYERS_PART) $(UTIL_PART))
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CUDA_LIBS) -o $@
+bench-kernels: $(addprefix $(CUDA_B)/dev/,$(KERNEL_BENCHES))
+	@for b in $(KERNEL_BENCHES); do $(CUDA_B)/dev/$$b || exit 1; done
+else
+$(info note: nvcc not found: the CUDA kernels, their tests and benchmarks are skipped)
+.PHONY: test-gpu bench-kernels
+test-gpu bench-kernels:
+	@echo "SKIP: nvcc not found (install the CUDA toolkit to build the GPU path)"
+endif
 
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:

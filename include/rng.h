@@ -7,6 +7,10 @@
 #include <math.h>
 #include <stdint.h>
 
+// CUDA code uses mix64 on the device too (stochastic rounding in kernels/adamw.cu)
+#ifdef __CUDACC__
+__host__ __device__
+#endif
 static inline uint64_t mix64(uint64_t x) {
     x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ULL;
