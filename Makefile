@@ -65,6 +65,16 @@ demo-data: $(BIN)/tokenize
 bench-tokenizer: $(B)/dev/bench_tokenizer
 	dev/bench_tokenizer.sh
 
+# ---- evaluation (issue #8): QA accuracy, BM25 retrieval, perplexity, the scaling-curve fit ----
+EVAL_PART := qa corpus eval_qa eval_score bm25
+PROGRAMS += eval
+eval_objs  = $(call objs,eval $(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+eval_libs := $(TOKENIZER_LIBS)
+EVAL_TESTS := test_eval
+TESTS += $(EVAL_TESTS)
+$(addprefix $(B)/test/,$(EVAL_TESTS)): $(call objs,$(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(addprefix $(B)/test/,$(EVAL_TESTS)): test_libs := $(TOKENIZER_LIBS)
+
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
 all: $(addprefix $(BIN)/,$(PROGRAMS))
