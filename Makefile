@@ -67,6 +67,9 @@ bench-tokenizer: $(B)/dev/bench_tokenizer
 
 # ---- evaluation (issue #8): QA accuracy, BM25 retrieval, perplexity, the scaling-curve fit ----
 EVAL_PART := qa corpus eval_qa eval_score bm25
+# train --qa: QA accuracy in the metrics (src/train_qa.c)
+train_objs += $(call objs,train_qa $(EVAL_PART) $(TOKENIZER_PART))
+train_libs += $(TOKENIZER_LIBS)
 PROGRAMS += eval
 eval_objs  = $(call objs,eval $(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 eval_libs := $(TOKENIZER_LIBS)

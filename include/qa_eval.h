@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "bm25.h"
+#include "metrics.h"
 #include "model.h"
 #include "qa.h"
 #include "tokenizer.h"
@@ -34,5 +35,18 @@ typedef struct {
 // -1 with scpt_error() when the tokenizer's ids do not fit the model.
 int qa_evaluate(Model *m, const Tokenizer *tok, const QASet *set, const QAOptions *opt, FILE *predictions,
                 QAResult *res);
+
+// QA accuracy during training (train --qa FILE --qa-every N): closed-book, zero-shot,
+// logged to the metrics JSONL as {"step", "qa_acc", "qa_acc_norm", "qa_acc_norm_tok", "qa_n"}.
+typedef struct {
+    QASet set;
+    Tokenizer *tok;
+    int limit;
+} TrainQA;
+
+int train_qa_open(TrainQA *t, const char *qa_path, const char *vocab, int limit);   // -1 with scpt_error()
+// -1 with scpt_error() when the tokenizer does not fit the model
+int train_qa_log(TrainQA *t, Model *m, MetricsLog *metrics, int step);
+void train_qa_close(TrainQA *t);
 
 #endif
