@@ -73,7 +73,11 @@ train_libs += $(TOKENIZER_LIBS)
 PROGRAMS += eval
 eval_objs  = $(call objs,eval $(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 eval_libs := $(TOKENIZER_LIBS)
-EVAL_TESTS := test_eval
+PROGRAMS += fitcurve
+fitcurve_objs  = $(call objs,fitcurve fit $(UTIL_PART))
+fitcurve_libs := -lcjson
+EVAL_TESTS := test_eval test_fit
+$(B)/test/test_fit: $(call objs,fit $(UTIL_PART))
 TESTS += $(EVAL_TESTS)
 $(addprefix $(B)/test/,$(EVAL_TESTS)): $(call objs,$(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(addprefix $(B)/test/,$(EVAL_TESTS)): test_libs := $(TOKENIZER_LIBS)
