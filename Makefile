@@ -77,6 +77,7 @@ PROGRAMS += fitcurve
 fitcurve_objs  = $(call objs,fitcurve fit $(UTIL_PART))
 fitcurve_libs := -lcjson
 EVAL_TESTS := test_eval test_fit
+TESTS += test/test_eval.sh
 $(B)/test/test_fit: $(call objs,fit $(UTIL_PART))
 TESTS += $(EVAL_TESTS)
 $(addprefix $(B)/test/,$(EVAL_TESTS)): $(call objs,$(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
