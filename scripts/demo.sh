@@ -44,10 +44,10 @@ unset OPENAI_API_KEY
 
 # the random generator writes until its token limit; the tiny schema keeps its entity
 # JSON parseable (a real model uses the default schema)
-gen="--model demo --max-completion-tokens 128 --concurrency 2 --timeout 300 --max-triples 2"
+gen="--model demo --max-completion-tokens 256 --concurrency 2 --timeout 300"
 [ -z "${GEN_GGUF:-}" ] && gen="$gen --entity-schema test/data/entities_tiny.schema.json"
 t0=$(date +%s)
 scripts/scaling_curve.sh --corpus "$corpus" --qa "$qa" --out "$out" --model gpt2-demo \
-    --fractions "1/4 1/2 1" --epochs 4 --batch 8 --seq 64 --lr 1e-3 \
+    --fractions "1/4 1/2 1" --epochs 40 --batch 8 --seq 64 --lr 1e-3 \
     --replay "data/demo/brown_train_*.bin" --replay-frac 0.3 --threads "$threads" --gen-args "$gen"
 echo "demo: done in $(($(date +%s) - t0)) s: $out/points.csv, $out/scaling.png"

@@ -11,13 +11,13 @@ base=${png%.png}
 "$bin/fitcurve" --in "$csv" --out "$base.fit.json" --gnuplot "$base.gp"
 # one plot clause per method: points (tokens > 0: log axis), then the fits that exist
 plots=() i=0
-for m in $(awk -F, 'NR > 1 && !/^#/ && NF >= 3 { print $1 }' "$csv" | awk '!seen[$0]++'); do
+while IFS= read -r m; do
     i=$((i + 1))
     id=$(printf '%s' "$m" | tr -c 'A-Za-z0-9' '_')
     plots+=("'$csv' using (strcol(1) eq '$m' && \$2 > 0 ? \$2 : 1/0):(\$3*100) with points pt $((i + 5)) ps 1.5 lc $i title '$m'")
     grep -q "^mix_$id(" "$base.gp" && plots+=("mix_$id(x)*100 with lines lc $i dt 1 title '$m: mixture of exponentials'")
     grep -q "^loglin_$id(" "$base.gp" && plots+=("loglin_$id(x)*100 with lines lc $i dt 2 title '$m: log-linear'")
-done
+done < <(awk -F, 'NR > 1 && !/^#/ && NF >= 3 { print $1 }' "$csv" | awk '!seen[$0]++')
 tmp=$(mktemp "$base.XXXXXX.png")
 trap 'rm -f "$tmp"' EXIT
 {

@@ -57,10 +57,10 @@ $bin/eval --ckpt "$tmp/run/ckpt_00000002.safetensors" --qa "$tmp/qa.jsonl" --out
 check "eval of the trained checkpoint" grep -q '"n":[[:space:]]*3' "$tmp/c/summary.json"
 
 # the fit and the plot
-printf 'method,tokens,acc\nA,1e6,0.40\nA,4e6,0.44\nA,16e6,0.47\nA,64e6,0.49\nB,1e6,0.38\n' >"$tmp/pts.csv"
+printf 'method,tokens,acc\nA b,1e6,0.40\nA b,4e6,0.44\nA b,16e6,0.47\nA b,64e6,0.49\nB,1e6,0.38\n' >"$tmp/pts.csv"
 PATH=$bin:$PATH SCPT_BIN=$bin scripts/plot_scaling.sh "$tmp/pts.csv" "$tmp/plot.png" >"$tmp/f.log" 2>&1
 check "plot written as PNG" sh -c "head -c 8 '$tmp/plot.png' | grep -q PNG"
-check "fit parameters written" grep -q '"mixexp"' "$tmp/plot.fit.json"
+check "fit parameters written (a method name with a space)" grep -q "\"A b\"" "$tmp/plot.fit.json"
 printf 'method,tokens,acc\nA,1e6,1.5\n' >"$tmp/badpts.csv"
 check "bad point named with its line" fails_with "badpts.csv:2: expected method,tokens,acc" $bin/fitcurve --in "$tmp/badpts.csv" --out "$tmp/x.json"
 
