@@ -81,6 +81,10 @@ fitcurve_libs := -lcjson
 EVAL_TESTS := test_eval test_fit
 TESTS += test/test_eval.sh
 $(B)/test/test_fit: $(call objs,fit $(UTIL_PART))
+# the whole pipeline on this machine: generation, CPT at three budgets, eval, plot (scripts/demo.sh)
+.PHONY: demo
+demo: all
+	scripts/demo.sh
 TESTS += $(EVAL_TESTS)
 $(addprefix $(B)/test/,$(EVAL_TESTS)): $(call objs,$(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(addprefix $(B)/test/,$(EVAL_TESTS)): test_libs := $(TOKENIZER_LIBS)

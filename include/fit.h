@@ -3,8 +3,8 @@
 //   mixture of exponentials: acc(n) = a0 + c1 (1 - e^{-n/t1}) + c2 (1 - e^{-n/t2})
 // The second is a two-component instance of the paper's mixture-of-exponential law
 // (knowledge acquired at several rates, saturating). Least squares: closed form for
-// the line; for the mixture the linear coefficients are solved exactly on a
-// log-spaced grid of (t1 < t2) and the best pair kept.
+// the line; for the mixture the linear coefficients (weights c1, c2 >= 0) are solved
+// exactly on a log-spaced grid of (t1 < t2) and the best pair kept.
 #ifndef SCPT_FIT_H
 #define SCPT_FIT_H
 

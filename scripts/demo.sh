@@ -33,6 +33,7 @@ echo "demo: documents $corpus, questions $qa"
 gguf=${GEN_GGUF:-}
 if [ -z "$gguf" ]; then
     gguf=$out/tiny-random.gguf
+    [ -x build/test/make_tiny_llama ] || make build/test/make_tiny_llama
     [ -f "$gguf" ] || build/test/make_tiny_llama "$llama_vocab" "$gguf"
 fi
 server_pid=
