@@ -200,11 +200,11 @@ static void test_memorised_set_scores_100(void) {
     optimizer_init(&opt, 0, m.num_params);
     AdamWConfig ac = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0};
     float loss = 0;
-    for (int step = 0; step < 150; step++) {
+    for (int step = 0; step < 30; step++) {
         model_zero_grad(&m);
         loss = model_forward(&m, in, tg, B, T);
         model_backward(&m, 1.0f);
-        optimizer_step(&m, &opt, &ac, 1e-2f, step + 1);
+        optimizer_step(&m, &opt, &ac, 3e-2f, step + 1);
     }
     QAOptions qo = {0};
     QAResult r;
