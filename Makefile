@@ -184,6 +184,30 @@ test-gpu bench-kernels:
 	@echo "SKIP: nvcc not found (install the CUDA toolkit to build the GPU path)"
 endif
 
+# ---- evaluation (issue #8): QA accuracy, BM25 retrieval, perplexity, the scaling-curve fit ----
+EVAL_PART := qa $(CORPUS_PART) eval_qa eval_score bm25
+# train --qa: QA accuracy in the metrics (src/train_qa.c)
+train_objs += $(call objs,train_qa $(EVAL_PART) $(TOKENIZER_PART))
+train_libs += $(TOKENIZER_LIBS)
+PROGRAMS += eval
+eval_objs  = $(call objs,eval $(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+eval_libs := $(TOKENIZER_LIBS)
+PROGRAMS += fitcurve corpus_text
+corpus_text_objs  = $(call objs,corpus_text $(CORPUS_PART) $(UTIL_PART))
+corpus_text_libs := -lcjson
+fitcurve_objs  = $(call objs,fitcurve fit $(UTIL_PART))
+fitcurve_libs := -lcjson
+EVAL_TESTS := test_eval test_fit
+TESTS += test/test_eval.sh
+$(B)/test/test_fit: $(call objs,fit $(UTIL_PART))
+# the whole pipeline on this machine: generation, CPT at three budgets, eval, plot (scripts/demo.sh)
+.PHONY: demo
+demo: all
+	scripts/demo.sh
+TESTS += $(EVAL_TESTS)
+$(addprefix $(B)/test/,$(EVAL_TESTS)): $(call objs,$(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(addprefix $(B)/test/,$(EVAL_TESTS)): test_libs := $(TOKENIZER_LIBS)
+
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
 all: $(addprefix $(BIN)/,$(PROGRAMS))

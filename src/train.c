@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "model.h"
 #include "optim.h"
+#include "qa_eval.h"
 #include "util.h"
 
 #define DEMO_TRAIN "data/demo/brown_train_*.bin"   // built by `make demo-data`
@@ -22,6 +23,8 @@ typedef struct {
     float replay_frac, lr, min_lr_frac, weight_decay, beta1, beta2, eps, clip;
     int batch, seq, grad_accum, steps, warmup, eval_every, val_batches, ckpt_every, keep_ckpts, seed, threads;
     int log_every;
+    const char *qa, *qa_vocab;
+    int qa_every, qa_limit;
 } TrainArgs;
 
 static TrainArgs parse_args(int argc, char **argv) {
@@ -31,6 +34,7 @@ static TrainArgs parse_args(int argc, char **argv) {
         .weight_decay = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .clip = 1.0f, .batch = 8, .seq = 64,
         .grad_accum = 1, .steps = 150, .warmup = 10, .eval_every = 50, .val_batches = 8, .ckpt_every = 0,
         .keep_ckpts = 2, .seed = 1337, .threads = 0, .log_every = 1,
+        .qa_vocab = "gpt2",
     };
     ArgSpec specs[] = {
         {"--model", ARG_STRING, &a.model, "model preset for a new run", 0, 0},
@@ -64,6 +68,10 @@ static TrainArgs parse_args(int argc, char **argv) {
         {"--seed", ARG_INT, &a.seed, "seed of every random stream (init, shuffle, mix)", 0, 2147483647},
         {"--threads", ARG_INT, &a.threads, "CPU threads (0: all cores)", 0, 4096},
         {"--log-every", ARG_INT, &a.log_every, "print a progress line every N steps", 1, 1e9},
+        {"--qa", ARG_STRING, &a.qa, "QA set (eval's formats): closed-book accuracy into the metrics", 0, 0},
+        {"--qa-every", ARG_INT, &a.qa_every, "QA accuracy every N steps (0: only at the end)", 0, 1e9},
+        {"--qa-vocab", ARG_STRING, &a.qa_vocab, "tokenizer of the QA prompts: gpt2, llama3 or a file", 0, 0},
+        {"--qa-limit", ARG_INT, &a.qa_limit, "first N questions only (0: all)", 0, 1e9},
     };
     char usage[1024];
     snprintf(usage, sizeof usage,
@@ -146,6 +154,7 @@ typedef struct {
     MetricsLog metrics;
     int *inputs, *targets;
     long tokens_per_step;
+    TrainQA qa;
 } Run;
 
 static float validation_loss(Run *r) {
@@ -254,6 +263,7 @@ static void run_setup(Run *r, int argc, char **argv) {
            (long long)loader_windows(&r->train_loader, STREAM_TRAIN), a->replay ? " + replay " : "",
            a->replay ? a->replay : "", a->batch, a->seq, a->grad_accum, r->tokens_per_step, omp_get_max_threads());
     printf("metrics: %s\n", metrics_path);
+    if (a->qa && train_qa_open(&r->qa, a->qa, a->qa_vocab, a->qa_limit) != 0) die("%s", scpt_error());
     free(resume_path);
 }
 
@@ -309,6 +319,9 @@ static void run_loop(Run *r) {
         // from this checkpoint writes no record twice
         int last = r->state.step == a->steps;
         if (r->have_val && (last || (a->eval_every > 0 && r->state.step % a->eval_every == 0))) log_validation(r);
+        if (a->qa && (last || (a->qa_every > 0 && r->state.step % a->qa_every == 0)) &&
+            train_qa_log(&r->qa, &r->model, &r->metrics, r->state.step) != 0)
+            die("%s", scpt_error());
         if (last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0))
             save_checkpoint(a, &r->model, &r->opt, &r->state);
     }
@@ -319,6 +332,7 @@ static void run_loop(Run *r) {
 
 static void run_free(Run *r) {
     metrics_close(&r->metrics);
+    if (r->args.qa) train_qa_close(&r->qa);
     free(r->inputs);
     free(r->targets);
     loader_close(&r->train_loader);
