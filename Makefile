@@ -81,8 +81,8 @@ NCCL_FOUND := $(and $(wildcard $(CUDA_HOME)/bin/nvcc),$(wildcard $(CUDA_HOME)/in
 NCCL_PART  := comm_nccl rendezvous
 NCCL_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcudart
 $(B)/comm_nccl.o $(B)/test/test_comm_nccl.o: CFLAGS += -I$(CUDA_HOME)/include
-DP_TESTS := test_comm test/test_dp.sh
-TESTS += $(DP_TESTS)
+DP_TESTS := test_comm test_plan test/test_dp.sh
+TESTS += $(DP_TESTS) $(if $(NCCL_FOUND),test_comm_nccl)
 $(B)/test/test_comm: $(call objs,comm rendezvous $(if $(MPI_LIBS),comm_mpi) $(UTIL_PART))
 $(B)/test/test_comm: test_libs := $(MPI_LIBS)
 $(B)/test/test_comm_nccl: $(call objs,comm $(NCCL_PART) $(if $(MPI_LIBS),comm_mpi) $(UTIL_PART))
@@ -90,6 +90,13 @@ $(B)/test/test_comm_nccl: test_libs := $(NCCL_LIBS) $(MPI_LIBS)
 TEST_HELPERS += ckpt_diff
 $(B)/test/ckpt_diff: $(call objs,safetensors $(UTIL_PART))
 $(B)/test/ckpt_diff: test_libs := -lcjson
+# the memory / communication / time plan of doc/scaling.md
+PROGRAMS += plan
+plan_objs = $(call objs,plan plan_main config $(UTIL_PART))
+$(B)/test/test_plan: $(call objs,plan $(MODEL_PART) $(UTIL_PART))
+.PHONY: scaling-doc
+scaling-doc: $(BIN)/plan
+	$(BIN)/plan --doc >doc/scaling.md
 
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
