@@ -118,6 +118,18 @@ check "2-rank checkpoint resumed on 1 rank x 2B: $(cat "$tmp/diffw.log")" test $
     >"$tmp/w2.log" 2>&1
 check "1 rank x B from a 2 x B checkpoint refused" grep -q "differs in --batch x world size" "$tmp/w2.log"
 
+# ---- the launch scripts, scaled down to this machine
+tiny=(--model tiny-llama --train "$tmp/train_*.bin" --val "" --batch 4 --seq 16 --steps 3 --log-every 1)
+NP=2 THREADS=1 MPIRUN_ARGS="--oversubscribe" TRAIN=$bin/train timeout 60 scripts/launch_1x8.sh "${tiny[@]}" \
+    --out "$tmp/l1" >"$tmp/l1.log" 2>&1
+check "launch_1x8.sh with NP=2 trains over MPI" grep -q "ranks: 2 (mpi, launched by mpirun)" "$tmp/l1.log"
+NPROC=1 TRAIN=$bin/train timeout 60 scripts/launch_torchrun.sh "${tiny[@]}" --out "$tmp/l2" >"$tmp/l2.log" 2>&1
+check "launch_torchrun.sh with one rank trains" grep -q "ranks: 1 (none, launched by torchrun)" "$tmp/l2.log"
+NPROC=2 TRAIN=$bin/train timeout 60 scripts/launch_torchrun.sh "${tiny[@]}" --out "$tmp/l3" >"$tmp/l3.log" 2>&1
+rc=$?
+check "torchrun-style CPU ranks: a clear error (exit $rc)" \
+    test $rc -ne 0 -a $rc -ne 124 -a -n "$(grep 'nccl backend is not built' "$tmp/l3.log")"
+
 # ---- a rank that dies: the other exits with an error instead of waiting in a collective
 limit=30 mpi 2 "$bin/train" "${common[@]}" --batch 4 --steps 1000000 --eval-every 0 --out "$tmp/dead" \
     >"$tmp/dead.log" 2>&1 &
