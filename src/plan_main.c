@@ -50,8 +50,10 @@ static void time_table(const ModelConfig *c, const PlanArgs *a, int nodes) {
             PlanResult r;
             plan_zero(c, &s, stage, &r);
             double tok_s = r.tokens_per_step / r.step_overlap_s;
-            printf("| %d | %s | %.1f GB | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %.0f ms | %.0f | %.1f h |\n", stage,
-                   rc ? "yes" : "no", r.comm_bytes / 1e9, 1e3 * r.comm_nvlink_s, 1e3 * r.comm_ib_s, 1e3 * r.compute_s, 1e3 * r.step_overlap_s,
+            char ib[32] = "-";   // one node: no InfiniBand traffic
+            if (nodes > 1) snprintf(ib, sizeof ib, "%.0f ms", 1e3 * r.comm_ib_s);
+            printf("| %d | %s | %.1f GB | %.0f ms | %s | %.0f ms | %.0f ms | %.0f ms | %.0f | %.1f h |\n", stage,
+                   rc ? "yes" : "no", r.comm_bytes / 1e9, 1e3 * r.comm_nvlink_s, ib, 1e3 * r.compute_s, 1e3 * r.step_overlap_s,
                    1e3 * r.step_serial_s, tok_s, a->run_tokens / tok_s / 3600);
         }
     }

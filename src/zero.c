@@ -15,6 +15,11 @@ int dp_init(DataParallel *dp, Comm *comm, int stage, size_t num_params) {
         scpt_set_error("--zero %d: this engine has ZeRO stages 0 (all-reduce) and 1 (sharded optimizer)", stage);
         return -1;
     }
+    if (comm_device_buffers(comm)) {
+        scpt_set_error("--comm %s moves device memory: the CPU training step needs a host backend (mpi)",
+                       comm_backend_name(comm));
+        return -1;
+    }
     dp->comm = comm, dp->stage = stage, dp->num_params = num_params;
     dp->begin = 0, dp->end = num_params;
     if (stage == 1) comm_shard(comm, num_params, &dp->begin, &dp->end);

@@ -86,9 +86,12 @@ for z in 0 1; do
 done
 
 # ---- kill -9 both ranks after a checkpoint, resume under 2 ranks: the straight run's end, bit for bit
-long=(--steps 600 --eval-every 0 --ckpt-every 40 --zero 1 --batch 4)
-mpi 2 "$bin/train" "${common[@]}" "${long[@]}" --out "$tmp/k1" >"$tmp/k1.log" 2>&1
-mpi 2 "$bin/train" "${common[@]}" "${long[@]}" --out "$tmp/k2" >"$tmp/k2.log" 2>&1 &
+# The interrupted run validates every step (which changes nothing in the checkpoints) so
+# that the 280 steps after its first checkpoint leave time to kill it
+steps=300
+long=(--steps $steps --ckpt-every 20 --zero 1 --batch 4)
+mpi 2 "$bin/train" "${common[@]}" "${long[@]}" --eval-every 0 --out "$tmp/k1" >"$tmp/k1.log" 2>&1
+mpi 2 "$bin/train" "${common[@]}" "${long[@]}" --eval-every 1 --val-batches 1 --out "$tmp/k2" >"$tmp/k2.log" 2>&1 &
 job=$!
 for _ in $(seq 3000); do
     compgen -G "$tmp/k2/ckpt_*.safetensors" >/dev/null && break
@@ -97,14 +100,14 @@ done
 ranks=$(ranks_of $job)
 [ -n "$ranks" ] && kill -9 $ranks 2>/dev/null
 wait $job 2>/dev/null
-check "the 2-rank run was killed mid-way" test -n "$ranks" -a ! -e "$tmp/k2/ckpt_00000600.safetensors"
-mpi 2 "$bin/train" "${common[@]}" "${long[@]}" --resume auto --out "$tmp/k2" >"$tmp/k2b.log" 2>&1
+check "the 2-rank run was killed mid-way" test -n "$ranks" -a ! -e "$tmp/k2/ckpt_$(printf %08d $steps).safetensors"
+mpi 2 "$bin/train" "${common[@]}" "${long[@]}" --eval-every 0 --resume auto --out "$tmp/k2" >"$tmp/k2b.log" 2>&1
 check "2-rank resume reports its step" grep -q "resumed .* at step" "$tmp/k2b.log"
 check "killed 2-rank run resumed to a byte-identical end" \
-    cmp -s "$tmp/k1/ckpt_00000600.safetensors" "$tmp/k2/ckpt_00000600.safetensors"
+    cmp -s "$tmp/k1/ckpt_$(printf %08d $steps).safetensors" "$tmp/k2/ckpt_$(printf %08d $steps).safetensors"
 check "every step logged once after kill + resume" \
-    test "$(losses "$tmp/k2/metrics.jsonl" | cut -d' ' -f1 | sort -u | wc -l)" -eq 600 -a \
-    "$(losses "$tmp/k2/metrics.jsonl" | wc -l)" -eq 600
+    test "$(losses "$tmp/k2/metrics.jsonl" | cut -d' ' -f1 | sort -u | wc -l)" -eq $steps -a \
+    "$(losses "$tmp/k2/metrics.jsonl" | wc -l)" -eq $steps
 
 # ---- another world size: the same global batch continues the trajectory, another is refused
 mkdir -p "$tmp/w1"
