@@ -123,7 +123,9 @@ void comm_shard(const Comm *c, size_t n, size_t *begin, size_t *end) {
 }
 
 void comm_all_reduce_mean(Comm *c, float *x, size_t n) { c->ops->all_reduce_mean(c, x, n); }
-void comm_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t n) { c->ops->reduce_scatter_mean(c, x, shard, n); }
+void comm_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t n) {
+    c->ops->reduce_scatter_mean(c, x, shard, n);
+}
 void comm_all_gather(Comm *c, float *x, size_t n) { c->ops->all_gather(c, x, n); }
 void comm_broadcast(Comm *c, void *buf, size_t bytes, int root) { c->ops->broadcast(c, buf, bytes, root); }
 void comm_barrier(Comm *c) { c->ops->barrier(c); }

@@ -41,8 +41,8 @@ static void memory_table(const ModelConfig *c, const PlanArgs *a, int nodes) {
 }
 
 static void time_table(const ModelConfig *c, const PlanArgs *a, int nodes) {
-    printf("| ZeRO | recompute | sent per GPU per step | NVLink | InfiniBand | compute | step, comm overlapped | step, comm after "
-           "compute | tokens/s (overlapped) | %.0fM tokens take |\n|---|---|---|---|---|---|---|---|---|---|\n",
+    printf("| ZeRO | recompute | sent per GPU per step | NVLink | InfiniBand | compute | step, comm overlapped | "
+           "step, comm after compute | tokens/s (overlapped) | %.0fM tokens take |\n|---|---|---|---|---|---|---|---|---|---|\n",
            a->run_tokens / 1e6);
     for (int stage = 0; stage <= 3; stage++) {
         for (int rc = 0; rc <= 1; rc++) {
@@ -53,8 +53,8 @@ static void time_table(const ModelConfig *c, const PlanArgs *a, int nodes) {
             char ib[32] = "-";   // one node: no InfiniBand traffic
             if (nodes > 1) snprintf(ib, sizeof ib, "%.0f ms", 1e3 * r.comm_ib_s);
             printf("| %d | %s | %.1f GB | %.0f ms | %s | %.0f ms | %.0f ms | %.0f ms | %.0f | %.1f h |\n", stage,
-                   rc ? "yes" : "no", r.comm_bytes / 1e9, 1e3 * r.comm_nvlink_s, ib, 1e3 * r.compute_s, 1e3 * r.step_overlap_s,
-                   1e3 * r.step_serial_s, tok_s, a->run_tokens / tok_s / 3600);
+                   rc ? "yes" : "no", r.comm_bytes / 1e9, 1e3 * r.comm_nvlink_s, ib, 1e3 * r.compute_s,
+                   1e3 * r.step_overlap_s, 1e3 * r.step_serial_s, tok_s, a->run_tokens / tok_s / 3600);
         }
     }
 }
@@ -127,12 +127,15 @@ static void write_doc(const ModelConfig *c, const PlanArgs *a, int argc, char **
     printf("\n## What it means for this engine\n\n");
     printf("- ZeRO-0 (plain data parallelism) needs %.0f GiB per GPU before activations: %s on 80 GB H100s at "
            "any GPU count.\n",
-           (z0.total - z0.activations) / GiB, (z0.total - z0.activations) / GiB > a->mem_gib ? "it cannot run" : "it fits");
+           (z0.total - z0.activations) / GiB,
+           (z0.total - z0.activations) / GiB > a->mem_gib ? "it cannot run" : "it fits");
     printf("- ZeRO-1 on one 8-GPU node needs %.1f GiB (%.1f GiB with recomputation): %s. This is the mode the "
            "engine implements (`--zero 1`; the optimizer update runs on each rank's shard and the weights are "
            "all-gathered). ",
            z1.total / GiB, z1r.total / GiB,
-           z1.fits ? "it fits without recomputation" : z1r.fits ? "it fits only with recomputation" : "it does not fit");
+           z1.fits    ? "it fits without recomputation"
+           : z1r.fits ? "it fits only with recomputation"
+                      : "it does not fit");
     printf("Its communication, %.1f GB per GPU per step, takes %.0f ms on NVLink against %.0f ms of compute, "
            "so even without overlap it costs %.0f%% of the step.\n",
            z1.comm_bytes / 1e9, 1e3 * z1.comm_s, 1e3 * z1.compute_s, 100 * z1.comm_s / z1.step_serial_s);

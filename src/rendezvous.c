@@ -11,7 +11,8 @@
 // sends or receives exactly n bytes; 0 on success
 static int transfer(int fd, void *buf, size_t n, int sending) {
     for (size_t done = 0; done < n;) {
-        ssize_t k = sending ? send(fd, (char *)buf + done, n - done, MSG_NOSIGNAL) : recv(fd, (char *)buf + done, n - done, 0);
+        char *at = (char *)buf + done;
+        ssize_t k = sending ? send(fd, at, n - done, MSG_NOSIGNAL) : recv(fd, at, n - done, 0);
         if (k <= 0) return -1;
         done += (size_t)k;
     }

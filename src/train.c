@@ -227,8 +227,8 @@ static void run_setup(Run *r, int argc, char **argv) {
     }
 
     LoaderOptions lo = {.train_glob = a->train, .replay_glob = a->replay, .replay_frac = a->replay_frac,
-                        .B = a->batch, .T = a->seq, .rank = r->comm.rank, .world = r->comm.world, .seed = r->state.seed, .shuffle = 1,
-                        .vocab_size = cfg.vocab_size};
+                        .B = a->batch, .T = a->seq, .rank = r->comm.rank, .world = r->comm.world,
+                        .seed = r->state.seed, .shuffle = 1, .vocab_size = cfg.vocab_size};
     if (loader_open(&r->train_loader, &lo) != 0) die("%s", scpt_error());
     loader_restore(&r->train_loader, r->state.loader);
     r->have_val = a->val && a->val[0];

@@ -65,7 +65,8 @@ static void test_shard(void) {
                 size_t b, e;
                 comm_shard(&c, n, &b, &e);
                 // contiguous, in rank order, no gap, no overlap, none larger than ceil(n/world)
-                CHECK(b == next && e >= b && e - b <= per, "n %zu world %d rank %d: [%zu, %zu)", n, world, c.rank, b, e);
+                CHECK(b == next && e >= b && e - b <= per, "n %zu world %d rank %d: [%zu, %zu)", n, world, c.rank,
+                      b, e);
                 next = e;
             }
             CHECK(next == n, "n %zu world %d: shards end at %zu", n, world, next);
