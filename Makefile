@@ -208,6 +208,39 @@ TESTS += $(EVAL_TESTS)
 $(addprefix $(B)/test/,$(EVAL_TESTS)): $(call objs,$(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(addprefix $(B)/test/,$(EVAL_TESTS)): test_libs := $(TOKENIZER_LIBS)
 
+# ---- data parallel (issue #6): collectives, ZeRO-0/1, the scaling plan ---------
+# Open MPI is a setup dependency, so `train` always links it; without mpirun/srun it
+# never calls MPI_Init and runs as world 1. Where pkg-config finds no Open MPI, the
+# MPI backend is left out and --comm mpi says so.
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
+MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
+COMM_PART  := comm zero $(if $(MPI_LIBS),comm_mpi)
+train_objs += $(call objs,$(COMM_PART))
+train_libs += $(MPI_LIBS)
+$(B)/comm_mpi.o: CFLAGS += $(MPI_CFLAGS)
+# the NCCL backend, for the CUDA path: built when nvcc and nccl.h are found
+CUDA_HOME  ?= /usr/local/cuda
+NCCL_FOUND := $(and $(wildcard $(CUDA_HOME)/bin/nvcc),$(wildcard $(CUDA_HOME)/include/nccl.h))
+NCCL_PART  := comm_nccl rendezvous
+NCCL_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcudart
+$(B)/comm_nccl.o $(B)/test/test_comm_nccl.o: CFLAGS += -I$(CUDA_HOME)/include
+DP_TESTS := test_comm test_plan test/test_dp.sh
+TESTS += $(DP_TESTS) $(if $(NCCL_FOUND),test_comm_nccl)
+$(B)/test/test_comm: $(call objs,comm rendezvous $(if $(MPI_LIBS),comm_mpi) $(UTIL_PART))
+$(B)/test/test_comm: test_libs := $(MPI_LIBS)
+$(B)/test/test_comm_nccl: $(call objs,comm $(NCCL_PART) $(if $(MPI_LIBS),comm_mpi) $(UTIL_PART))
+$(B)/test/test_comm_nccl: test_libs := $(NCCL_LIBS) $(MPI_LIBS)
+TEST_HELPERS += ckpt_diff
+$(B)/test/ckpt_diff: $(call objs,safetensors $(UTIL_PART))
+$(B)/test/ckpt_diff: test_libs := -lcjson
+# the memory / communication / time plan of doc/scaling.md
+PROGRAMS += plan
+plan_objs = $(call objs,plan plan_main config $(UTIL_PART))
+$(B)/test/test_plan: $(call objs,plan $(MODEL_PART) $(UTIL_PART))
+.PHONY: scaling-doc
+scaling-doc: $(BIN)/plan
+	$(BIN)/plan --doc >doc/scaling.md
+
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
 all: $(addprefix $(BIN)/,$(PROGRAMS))

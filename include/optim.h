@@ -43,5 +43,7 @@ void optimizer_step(const Model *m, OptimizerState *o, const AdamWConfig *cfg, f
 // Global L2 norm of the gradients; when max_norm > 0 and the norm exceeds it,
 // scales them to max_norm. Returns the norm before clipping.
 float clip_gradients(real *grads, size_t n, float max_norm);
+// The scaling step alone, for a norm computed elsewhere (over all ranks' shards).
+void clip_to_norm(real *grads, size_t n, float norm, float max_norm);
 
 #endif

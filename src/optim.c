@@ -81,12 +81,16 @@ void optimizer_step(const Model *m, OptimizerState *o, const AdamWConfig *cfg, f
     }
 }
 
-float clip_gradients(real *grads, size_t n, float max_norm) {
-    float norm = (float)sqrt(sum_squares(grads, n));
+void clip_to_norm(real *grads, size_t n, float norm, float max_norm) {
     if (max_norm > 0 && norm > max_norm) {
         real scale = max_norm / (norm + 1e-6f);
 #pragma omp parallel for
         for (size_t i = 0; i < n; i++) grads[i] *= scale;
     }
+}
+
+float clip_gradients(real *grads, size_t n, float max_norm) {
+    float norm = (float)sqrt(sum_squares(grads, n));
+    clip_to_norm(grads, n, norm, max_norm);
     return norm;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include "args.h"
 #include "checkpoint.h"
+#include "comm.h"
 #include "convert.h"
 #include "loader.h"
 #include "metrics.h"
@@ -15,14 +16,15 @@
 #include "optim.h"
 #include "qa_eval.h"
 #include "util.h"
+#include "zero.h"
 
 #define DEMO_TRAIN "data/demo/brown_train_*.bin"   // built by `make demo-data`
 
 typedef struct {
-    const char *model, *init, *resume, *train, *replay, *val, *out, *metrics, *schedule, *decay;
+    const char *model, *init, *resume, *train, *replay, *val, *out, *metrics, *schedule, *decay, *comm;
     float replay_frac, lr, min_lr_frac, weight_decay, beta1, beta2, eps, clip;
     int batch, seq, grad_accum, steps, warmup, eval_every, val_batches, ckpt_every, keep_ckpts, seed, threads;
-    int log_every;
+    int log_every, zero;
     const char *qa, *qa_vocab;
     int qa_every, qa_limit;
 } TrainArgs;
@@ -34,7 +36,7 @@ static TrainArgs parse_args(int argc, char **argv) {
         .weight_decay = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .clip = 1.0f, .batch = 8, .seq = 64,
         .grad_accum = 1, .steps = 150, .warmup = 10, .eval_every = 50, .val_batches = 8, .ckpt_every = 0,
         .keep_ckpts = 2, .seed = 1337, .threads = 0, .log_every = 1,
-        .qa_vocab = "gpt2",
+        .qa_vocab = "gpt2", .comm = "auto", .zero = 1,
     };
     ArgSpec specs[] = {
         {"--model", ARG_STRING, &a.model, "model preset for a new run", 0, 0},
@@ -72,6 +74,8 @@ static TrainArgs parse_args(int argc, char **argv) {
         {"--qa-every", ARG_INT, &a.qa_every, "QA accuracy every N steps (0: only at the end)", 0, 1e9},
         {"--qa-vocab", ARG_STRING, &a.qa_vocab, "tokenizer of the QA prompts: gpt2, llama3 or a file", 0, 0},
         {"--qa-limit", ARG_INT, &a.qa_limit, "first N questions only (0: all)", 0, 1e9},
+        {"--comm", ARG_STRING, &a.comm, "ranks talk over: auto (mpi under mpirun/srun), none, mpi", 0, 0},
+        {"--zero", ARG_INT, &a.zero, "data parallel: 0 all-reduce gradients, 1 also shard AdamW state", 0, 1},
     };
     char usage[1024];
     snprintf(usage, sizeof usage,
@@ -108,13 +112,14 @@ static void checkpoint_path(char *out, size_t n, const char *dir, int step) {
 }
 
 // saves, then removes all but the newest `keep` checkpoints of the run
-static void save_checkpoint(const TrainArgs *a, const Model *m, const OptimizerState *opt, const TrainState *st) {
+static void save_checkpoint(const TrainArgs *a, DataParallel *dp, const Model *m, const OptimizerState *opt,
+                            const TrainState *st) {
     char path[4096];
     checkpoint_path(path, sizeof path, a->out, st->step);
     double t0 = wall_time();
-    if (checkpoint_save(path, m, opt, st) != 0) die("%s", scpt_error());
+    if (dp_checkpoint_save(dp, path, m, opt, st) != 0) die("%s", scpt_error());
     printf("saved %s (%.1f s)\n", path, wall_time() - t0);
-    if (a->keep_ckpts == 0) return;
+    if (a->keep_ckpts == 0 || dp->comm->rank != 0) return;
     for (int s = st->step - 1, kept = 1; s >= 0; s--) {
         char old[4096];
         checkpoint_path(old, sizeof old, a->out, s);
@@ -128,10 +133,10 @@ static void save_checkpoint(const TrainArgs *a, const Model *m, const OptimizerS
 // the run shape a resume must repeat for the data order to continue unchanged
 static void check_same_run(const TrainState *saved, const TrainState *now, const char *path) {
     const char *what = NULL;
-    if (saved->batch != now->batch) what = "--batch";
+    // the loader numbers windows globally, so only the global batch fixes the data order
+    if ((long)saved->batch * saved->world != (long)now->batch * now->world) what = "--batch x world size";
     else if (saved->seq_len != now->seq_len) what = "--seq";
     else if (saved->grad_accum != now->grad_accum) what = "--grad-accum";
-    else if (saved->world != now->world) what = "world size";
     else if (saved->replay_frac != now->replay_frac) what = "--replay-frac";
     else if (saved->seed != now->seed) what = "--seed";
     if (what)
@@ -149,6 +154,8 @@ typedef struct {
     TrainState state;
     Model model;
     OptimizerState opt;
+    Comm comm;
+    DataParallel dp;
     DataLoader train_loader, val_loader;
     int have_val;
     MetricsLog metrics;
@@ -169,7 +176,7 @@ static float validation_loss(Run *r) {
         loader_next(val, r->inputs, r->targets, NULL);
         sum += model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T);
     }
-    return (float)(sum / batches);
+    return (float)(comm_sum(&r->comm, sum) / r->comm.world / batches);
 }
 
 static void log_validation(Run *r) {
@@ -190,6 +197,9 @@ static void run_setup(Run *r, int argc, char **argv) {
     TrainArgs *a = &r->args;
     *a = parse_args(argc, argv);
     if (a->threads > 0) omp_set_num_threads(a->threads);
+    if (comm_init(&r->comm, a->comm, &argc, &argv) != 0) die("%s", scpt_error());
+    // only rank 0 prints; errors still reach stderr from every rank
+    if (r->comm.rank != 0 && !freopen("/dev/null", "w", stdout)) die("cannot silence rank %d", r->comm.rank);
     r->sched = (LRSchedule){.lr = a->lr, .min_lr_frac = a->min_lr_frac, .warmup_steps = a->warmup,
                             .total_steps = a->steps};
     r->adam = (AdamWConfig){.beta1 = a->beta1, .beta2 = a->beta2, .eps = a->eps, .weight_decay = a->weight_decay};
@@ -199,7 +209,7 @@ static void run_setup(Run *r, int argc, char **argv) {
     if (make_dirs(a->out) != 0) die("%s", scpt_error());
 
     r->state = (TrainState){.seed = (uint64_t)a->seed, .batch = a->batch, .seq_len = a->seq,
-                            .grad_accum = a->grad_accum, .world = 1, .replay_frac = a->replay_frac};
+                            .grad_accum = a->grad_accum, .world = r->comm.world, .replay_frac = a->replay_frac};
     // A run directory that holds checkpoints is continued, as torchtitan does: a
     // rerun after a crash needs no flag, and a finished run is not overwritten.
     int step;
@@ -218,11 +228,13 @@ static void run_setup(Run *r, int argc, char **argv) {
         die("%s", scpt_error());
     if (a->seq > cfg.max_seq_len) die("--seq %d exceeds the model's maximum sequence length %d", a->seq, cfg.max_seq_len);
     model_create(&r->model, &cfg);
-    optimizer_init(&r->opt, 0, r->model.num_params);
+    if (dp_init(&r->dp, &r->comm, a->zero, r->model.num_params) != 0) die("%s", scpt_error());
+    optimizer_init(&r->opt, r->dp.begin, r->dp.end);
     if (resume_path) {
         TrainState saved;
-        if (checkpoint_load(resume_path, &r->model, &r->opt, &saved) != 0) die("%s", scpt_error());
+        if (dp_checkpoint_load(&r->dp, resume_path, &r->model, &r->opt, &saved) != 0) die("%s", scpt_error());
         check_same_run(&saved, &r->state, resume_path);
+        saved.batch = a->batch, saved.world = r->comm.world;   // may differ at the same global batch
         r->state = saved;
         printf("resumed %s at step %d\n", resume_path, r->state.step);
     } else if (a->init) {
@@ -235,8 +247,8 @@ static void run_setup(Run *r, int argc, char **argv) {
     }
 
     LoaderOptions lo = {.train_glob = a->train, .replay_glob = a->replay, .replay_frac = a->replay_frac,
-                        .B = a->batch, .T = a->seq, .rank = 0, .world = 1, .seed = r->state.seed, .shuffle = 1,
-                        .vocab_size = cfg.vocab_size};
+                        .B = a->batch, .T = a->seq, .rank = r->comm.rank, .world = r->comm.world,
+                        .seed = r->state.seed, .shuffle = 1, .vocab_size = cfg.vocab_size};
     if (loader_open(&r->train_loader, &lo) != 0)
         die("%s%s", scpt_error(), strcmp(a->train, DEMO_TRAIN) == 0 ? " (`make demo-data` builds the demo shards)" : "");
     loader_restore(&r->train_loader, r->state.loader);
@@ -251,9 +263,11 @@ static void run_setup(Run *r, int argc, char **argv) {
     char metrics_path[4096];
     if (a->metrics) snprintf(metrics_path, sizeof metrics_path, "%s", a->metrics);
     else snprintf(metrics_path, sizeof metrics_path, "%s/metrics.jsonl", a->out);
-    if (metrics_open(&r->metrics, metrics_path, resume_path ? r->state.step : -1) != 0) die("%s", scpt_error());
+    int root = r->comm.rank == 0;
+    if (metrics_open(&r->metrics, root ? metrics_path : "/dev/null", root && resume_path ? r->state.step : -1) != 0)
+        die("%s", scpt_error());
 
-    r->tokens_per_step = (long)a->batch * a->seq * a->grad_accum;
+    r->tokens_per_step = (long)a->batch * a->seq * a->grad_accum * r->comm.world;
     r->inputs = xmalloc(sizeof(int) * a->batch * a->seq);
     r->targets = xmalloc(sizeof(int) * a->batch * a->seq);
     printf("model %s: %s, %d layers, %d heads (%d kv), %d channels, vocab %d | %.2fM parameters\n",
@@ -262,6 +276,10 @@ static void run_setup(Run *r, int argc, char **argv) {
     printf("data: %s (%lld windows)%s%s | batch %d x %d x %d accum = %ld tokens/step | %d threads\n", a->train,
            (long long)loader_windows(&r->train_loader, STREAM_TRAIN), a->replay ? " + replay " : "",
            a->replay ? a->replay : "", a->batch, a->seq, a->grad_accum, r->tokens_per_step, omp_get_max_threads());
+    printf("ranks: %d (%s, launched by %s), ZeRO-%d\n", r->comm.world, comm_backend_name(&r->comm),
+           r->comm.launcher, r->dp.stage);
+    model_reserve(&r->model, a->batch, a->seq);
+    dp_print_memory(&r->dp, &r->model);
     printf("metrics: %s\n", metrics_path);
     if (a->qa && train_qa_open(&r->qa, a->qa, a->qa_vocab, a->qa_limit) != 0) die("%s", scpt_error());
     free(resume_path);
@@ -277,10 +295,11 @@ static void train_step(Run *r, double *loss, float *norm, float *lr) {
         *loss += model_forward(&r->model, r->inputs, r->targets, a->batch, a->seq);
         model_backward(&r->model, 1.0f / a->grad_accum);
     }
-    *loss /= a->grad_accum;
-    *norm = clip_gradients(r->model.grads, r->model.num_params, a->clip);
+    *loss = comm_sum(&r->comm, *loss / a->grad_accum) / r->comm.world;
+    *norm = dp_reduce_gradients(&r->dp, &r->model, a->clip);
     *lr = lr_at(&r->sched, r->state.step);
     optimizer_step(&r->model, &r->opt, &r->adam, *lr, r->state.step + 1);
+    dp_share_parameters(&r->dp, &r->model);
     r->state.step++;
     r->state.loader = loader_state(&r->train_loader);
 }
@@ -323,7 +342,7 @@ static void run_loop(Run *r) {
             train_qa_log(&r->qa, &r->model, &r->metrics, r->state.step) != 0)
             die("%s", scpt_error());
         if (last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0))
-            save_checkpoint(a, &r->model, &r->opt, &r->state);
+            save_checkpoint(a, &r->dp, &r->model, &r->opt, &r->state);
     }
     if (steps_here > 1)
         printf("done: %d steps, mean %.1f ms/step, %.0f tokens/s\n", r->state.step,
@@ -339,6 +358,8 @@ static void run_free(Run *r) {
     if (r->have_val) loader_close(&r->val_loader);
     optimizer_free(&r->opt);
     model_free(&r->model);
+    dp_free(&r->dp);
+    comm_finalize(&r->comm);
 }
 
 int main(int argc, char **argv) {

@@ -1,0 +1,52 @@
+// Collectives for data-parallel training behind one interface, with backends:
+// "none" (one process, every collective a no-op), "mpi" (CPU ranks, Open MPI) and
+// "nccl" (GPU ranks; buffers are device memory; built only when the CUDA toolkit
+// and NCCL are found). Rank, world size and local rank come from the launcher's
+// environment: mpirun (OMPI_COMM_WORLD_*), Slurm srun (SLURM_PROCID/NTASKS/LOCALID)
+// or torchrun (RANK/WORLD_SIZE/LOCAL_RANK, MASTER_ADDR/MASTER_PORT).
+//
+// Shards: a vector of n elements is cut into `world` contiguous shards of
+// ceil(n / world) elements (the last ones shorter, possibly empty); comm_shard gives
+// a rank's [begin, end). Collectives over a vector are split into buckets of
+// bucket_elems, issued together and awaited together.
+#ifndef SCPT_COMM_H
+#define SCPT_COMM_H
+
+#include <stddef.h>
+
+typedef struct CommOps CommOps;
+
+typedef struct {
+    int rank, world, local_rank;
+    const char *launcher;      // "single", "mpirun", "slurm", "torchrun"
+    const CommOps *ops;
+    void *impl;                // the backend's state
+    size_t bucket_elems;
+} Comm;
+
+// what the environment says; -1 with scpt_error() when its variables disagree or are malformed
+int comm_discover(int *rank, int *world, int *local_rank, const char **launcher);
+
+// backend "auto" (mpi when launched by mpirun or srun, none for a single process),
+// "none", "mpi" or "nccl". -1 with scpt_error() when the backend is not built, cannot
+// serve this launch, or fails to start.
+int comm_init(Comm *c, const char *backend, int *argc, char ***argv);
+const char *comm_backend_name(const Comm *c);
+int comm_device_buffers(const Comm *c);   // 1: buffers must be device memory (nccl)
+void comm_finalize(Comm *c);
+
+void comm_shard(const Comm *c, size_t n, size_t *begin, size_t *end);
+
+// x <- mean over ranks of x (n elements, every rank)
+void comm_all_reduce_mean(Comm *c, float *x, size_t n);
+// shard <- mean over ranks of x restricted to this rank's shard of n (comm_shard);
+// shard holds end - begin elements; x is left unspecified
+void comm_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t n);
+// x <- every rank's shard of x, in place (each rank's own shard is already in x)
+void comm_all_gather(Comm *c, float *x, size_t n);
+void comm_broadcast(Comm *c, void *buf, size_t bytes, int root);
+void comm_barrier(Comm *c);
+// host scalars: sum over ranks (for norms and losses)
+double comm_sum(Comm *c, double x);
+
+#endif

@@ -1,0 +1,25 @@
+// The backend table behind include/comm.h. A backend that is not built leaves its
+// (weak) table undefined, so comm.c can say so instead of failing to link.
+#ifndef SCPT_COMM_IMPL_H
+#define SCPT_COMM_IMPL_H
+
+#include "comm.h"
+
+struct CommOps {
+    const char *name;
+    int device_buffers;
+    // sets c->rank/world/local_rank/impl from the runtime; -1 with scpt_error()
+    int (*init)(Comm *c, int *argc, char ***argv);
+    void (*finalize)(Comm *c);
+    void (*all_reduce_mean)(Comm *c, float *x, size_t n);
+    void (*reduce_scatter_mean)(Comm *c, float *x, float *shard, size_t n);
+    void (*all_gather)(Comm *c, float *x, size_t n);
+    void (*broadcast)(Comm *c, void *buf, size_t bytes, int root);
+    void (*barrier)(Comm *c);
+    double (*sum)(Comm *c, double x);
+};
+
+extern const CommOps comm_mpi_ops __attribute__((weak));
+extern const CommOps comm_nccl_ops __attribute__((weak));
+
+#endif

@@ -1,0 +1,145 @@
+// The NCCL backend (GPU ranks): buffers are device memory, one GPU per rank chosen
+// by the local rank. The NCCL unique id is bootstrapped by MPI under mpirun/srun,
+// or by a TCP rendezvous on MASTER_ADDR/MASTER_PORT under torchrun. Collectives run
+// on the backend's stream and wait for it before returning, so callers see finished
+// results; all-reduce goes in bucket-sized calls in one NCCL group.
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+#include <stdlib.h>
+#include <string.h>
+#include "comm_impl.h"
+#include "rendezvous.h"
+#include "util.h"
+
+typedef struct {
+    ncclComm_t comm;
+    cudaStream_t stream;
+    double *scalar;      // device scratch for comm_sum
+    Comm boot;           // the MPI bootstrap communicator, when MPI launched us
+} NcclComm;
+
+#define NCCL_CHECK(call)                                                                        \
+    do {                                                                                        \
+        ncclResult_t r_ = (call);                                                               \
+        if (r_ != ncclSuccess) die("comm: %s failed: %s", #call, ncclGetErrorString(r_));      \
+    } while (0)
+#define CUDA_CHECK(call)                                                                        \
+    do {                                                                                        \
+        cudaError_t e_ = (call);                                                                \
+        if (e_ != cudaSuccess) die("comm: %s failed: %s", #call, cudaGetErrorString(e_));      \
+    } while (0)
+
+static int nccl_init(Comm *c, int *argc, char ***argv) {
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+        scpt_set_error("comm: the nccl backend needs a GPU, and CUDA finds none");
+        return -1;
+    }
+    NcclComm *n = xcalloc(1, sizeof *n);
+    ncclUniqueId id;
+    if (strcmp(c->launcher, "mpirun") == 0 || strcmp(c->launcher, "slurm") == 0) {
+        if (!&comm_mpi_ops) {
+            scpt_set_error("comm: NCCL under %s needs the MPI backend to share its id (rebuild with Open MPI), "
+                           "or launch torchrun-style with MASTER_ADDR/MASTER_PORT",
+                           c->launcher);
+            free(n);
+            return -1;
+        }
+        n->boot = *c;
+        n->boot.ops = &comm_mpi_ops;
+        if (comm_mpi_ops.init(&n->boot, argc, argv) != 0) {
+            free(n);
+            return -1;
+        }
+        c->rank = n->boot.rank, c->world = n->boot.world, c->local_rank = n->boot.local_rank;
+        if (c->rank == 0) NCCL_CHECK(ncclGetUniqueId(&id));
+        comm_mpi_ops.broadcast(&n->boot, &id, sizeof id, 0);
+    } else if (c->world > 1) {
+        if (c->rank == 0) NCCL_CHECK(ncclGetUniqueId(&id));
+        if (rendezvous_share(getenv("MASTER_ADDR"), getenv("MASTER_PORT"), c->rank, c->world, &id, sizeof id,
+                             300) != 0) {
+            free(n);
+            return -1;
+        }
+    } else {
+        NCCL_CHECK(ncclGetUniqueId(&id));
+    }
+    CUDA_CHECK(cudaSetDevice(c->local_rank % devices));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&n->stream, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaMalloc((void **)&n->scalar, sizeof(double)));
+    NCCL_CHECK(ncclCommInitRank(&n->comm, c->world, id, c->rank));
+    c->impl = n;
+    return 0;
+}
+
+static void nccl_finalize(Comm *c) {
+    NcclComm *n = c->impl;
+    if (!n) return;
+    ncclCommDestroy(n->comm);
+    cudaFree(n->scalar);
+    cudaStreamDestroy(n->stream);
+    if (n->boot.ops) comm_mpi_ops.finalize(&n->boot);
+    free(n);
+    c->impl = NULL;
+}
+
+static void sync_stream(Comm *c) { CUDA_CHECK(cudaStreamSynchronize(((NcclComm *)c->impl)->stream)); }
+
+static void nccl_all_reduce_mean(Comm *c, float *x, size_t count) {
+    NcclComm *n = c->impl;
+    NCCL_CHECK(ncclGroupStart());
+    for (size_t lo = 0; lo < count; lo += c->bucket_elems) {
+        size_t len = count - lo < c->bucket_elems ? count - lo : c->bucket_elems;
+        NCCL_CHECK(ncclAllReduce(x + lo, x + lo, len, ncclFloat, ncclAvg, n->comm, n->stream));
+    }
+    NCCL_CHECK(ncclGroupEnd());
+    sync_stream(c);
+}
+
+// NCCL's reduce-scatter and all-gather need equal parts: the CUDA path allocates its
+// flat vectors padded to a multiple of the world size (comm_shard then gives every
+// rank ceil(n/world) elements, the padding stays zero). One call each over the whole
+// vector: NCCL pipelines it in chunks itself.
+static size_t equal_part(const Comm *c, size_t count) {
+    size_t per = count / c->world;
+    if (per * c->world != count)
+        die("comm: nccl reduce-scatter/all-gather of %zu elements over %d ranks: pad to a multiple of the world",
+            count, c->world);
+    return per;
+}
+
+static void nccl_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t count) {
+    NcclComm *n = c->impl;
+    NCCL_CHECK(ncclReduceScatter(x, shard, equal_part(c, count), ncclFloat, ncclAvg, n->comm, n->stream));
+    sync_stream(c);
+}
+
+static void nccl_all_gather(Comm *c, float *x, size_t count) {
+    NcclComm *n = c->impl;
+    size_t per = equal_part(c, count);
+    NCCL_CHECK(ncclAllGather(x + (size_t)c->rank * per, x, per, ncclFloat, n->comm, n->stream));
+    sync_stream(c);
+}
+
+static void nccl_broadcast(Comm *c, void *buf, size_t bytes, int root) {
+    NcclComm *n = c->impl;
+    NCCL_CHECK(ncclBroadcast(buf, buf, bytes, ncclChar, root, n->comm, n->stream));
+    sync_stream(c);
+}
+
+static double nccl_sum(Comm *c, double x) {
+    NcclComm *n = c->impl;
+    CUDA_CHECK(cudaMemcpy(n->scalar, &x, sizeof x, cudaMemcpyHostToDevice));
+    NCCL_CHECK(ncclAllReduce(n->scalar, n->scalar, 1, ncclDouble, ncclSum, n->comm, n->stream));
+    sync_stream(c);
+    CUDA_CHECK(cudaMemcpy(&x, n->scalar, sizeof x, cudaMemcpyDeviceToHost));
+    return x;
+}
+
+static void nccl_barrier(Comm *c) { nccl_sum(c, 0); }
+
+const CommOps comm_nccl_ops = {
+    .name = "nccl", .device_buffers = 1, .init = nccl_init, .finalize = nccl_finalize,
+    .all_reduce_mean = nccl_all_reduce_mean, .reduce_scatter_mean = nccl_reduce_scatter_mean,
+    .all_gather = nccl_all_gather, .broadcast = nccl_broadcast, .barrier = nccl_barrier, .sum = nccl_sum,
+};

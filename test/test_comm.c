@@ -1,0 +1,167 @@
+// Tests of include/comm.h: launch discovery, sharding, backend errors, the TCP
+// rendezvous, and the collectives of whatever backend this process gets. Run alone
+// it checks the single-process backend; test/test_dp.sh runs it again under
+// `mpirun -np 2` (and 3), where the same checks exercise the MPI backend with tiny
+// buckets that cut across shard boundaries.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "comm.h"
+#include "rendezvous.h"
+#include "test.h"
+
+static Comm comm;
+
+static void clear_launch_env(void) {
+    const char *names[] = {"RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS",
+                           "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) unsetenv(names[i]);
+}
+
+static void test_discover(void) {
+    if (strcmp(comm.launcher, "single") != 0) SKIP_TEST("runs only outside a launcher");
+    int r, w, l;
+    const char *launcher;
+    CHECK(comm_discover(&r, &w, &l, &launcher) == 0 && r == 0 && w == 1 && l == 0, "single process");
+    setenv("RANK", "3", 1), setenv("WORLD_SIZE", "8", 1), setenv("LOCAL_RANK", "3", 1);
+    CHECK(comm_discover(&r, &w, &l, &launcher) == 0 && r == 3 && w == 8 && l == 3 &&
+              strcmp(launcher, "torchrun") == 0,
+          "torchrun env: %d %d %d %s", r, w, l, launcher);
+    // Slurm wins over torchrun; the step's task count over the job's
+    setenv("SLURM_PROCID", "9", 1), setenv("SLURM_NTASKS", "32", 1), setenv("SLURM_LOCALID", "1", 1);
+    CHECK(comm_discover(&r, &w, &l, &launcher) == 0 && r == 9 && w == 32 && l == 1 && strcmp(launcher, "slurm") == 0,
+          "slurm env: %d %d %d %s", r, w, l, launcher);
+    setenv("SLURM_STEP_NUM_TASKS", "16", 1);
+    CHECK(comm_discover(&r, &w, &l, &launcher) == 0 && w == 16, "srun step size: %d", w);
+    setenv("SLURM_PROCID", "16", 1);
+    CHECK(comm_discover(&r, &w, &l, &launcher) == -1 && strstr(scpt_error(), "rank 16 of world size 16"),
+          "rank past world: %s", scpt_error());
+    setenv("SLURM_PROCID", "2x", 1);
+    CHECK(comm_discover(&r, &w, &l, &launcher) == -1 && strstr(scpt_error(), "SLURM_PROCID='2x'"),
+          "malformed rank: %s", scpt_error());
+    clear_launch_env();
+}
+
+static void test_backend_errors(void) {
+    if (strcmp(comm.launcher, "single") != 0) SKIP_TEST("runs only outside a launcher");
+    Comm c;
+    CHECK(comm_init(&c, "bogus", NULL, NULL) == -1 && strstr(scpt_error(), "unknown backend 'bogus'"), "%s",
+          scpt_error());
+    CHECK(comm_init(&c, "nccl", NULL, NULL) == -1 && strstr(scpt_error(), "not built"), "%s", scpt_error());
+    setenv("RANK", "1", 1), setenv("WORLD_SIZE", "2", 1);
+    CHECK(comm_init(&c, "none", NULL, NULL) == -1 && strstr(scpt_error(), "rank 1 of 2"), "%s", scpt_error());
+    CHECK(comm_init(&c, "auto", NULL, NULL) == -1 && strstr(scpt_error(), "--comm nccl"), "%s", scpt_error());
+    clear_launch_env();
+}
+
+static void test_shard(void) {
+    Comm c = comm;
+    size_t sizes[] = {0, 1, 2, 10, 101, 4096};
+    for (int world = 1; world <= 5; world++) {
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            size_t n = sizes[k], next = 0, per = (n + world - 1) / world;
+            c.world = world;
+            for (c.rank = 0; c.rank < world; c.rank++) {
+                size_t b, e;
+                comm_shard(&c, n, &b, &e);
+                // contiguous, in rank order, no gap, no overlap, none larger than ceil(n/world)
+                CHECK(b == next && e >= b && e - b <= per, "n %zu world %d rank %d: [%zu, %zu)", n, world, c.rank,
+                      b, e);
+                next = e;
+            }
+            CHECK(next == n, "n %zu world %d: shards end at %zu", n, world, next);
+        }
+    }
+}
+
+// x[i] on rank r is r * 1000 + i, so the mean over ranks is (world - 1) * 500 + i
+static float value(int rank, size_t i) { return (float)(rank * 1000 + i); }
+static float mean_value(int world, size_t i) { return (float)((world - 1) * 500.0 + i); }
+
+static void test_collectives(void) {
+    // 7-element buckets: every bucket boundary falls inside a shard somewhere
+    comm.bucket_elems = 7;
+    size_t sizes[] = {1, 2, 101};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t n = sizes[k], b, e;
+        float *x = xmalloc(n * sizeof(float)), *shard = xmalloc((n + 1) * sizeof(float));
+        for (size_t i = 0; i < n; i++) x[i] = value(comm.rank, i);
+        comm_all_reduce_mean(&comm, x, n);
+        int bad = 0;
+        for (size_t i = 0; i < n; i++) bad += x[i] != mean_value(comm.world, i);
+        CHECK(bad == 0, "all-reduce mean of %zu: %d wrong", n, bad);
+
+        for (size_t i = 0; i < n; i++) x[i] = value(comm.rank, i);
+        comm_shard(&comm, n, &b, &e);
+        comm_reduce_scatter_mean(&comm, x, shard, n);
+        bad = 0;
+        for (size_t i = b; i < e; i++) bad += shard[i - b] != mean_value(comm.world, i);
+        CHECK(bad == 0, "reduce-scatter of %zu, rank %d [%zu, %zu): %d wrong", n, comm.rank, b, e, bad);
+
+        for (size_t i = 0; i < n; i++) x[i] = i >= b && i < e ? (float)(i * 3) : -1.0f;
+        comm_all_gather(&comm, x, n);
+        bad = 0;
+        for (size_t i = 0; i < n; i++) bad += x[i] != (float)(i * 3);
+        CHECK(bad == 0, "all-gather of %zu: %d wrong", n, bad);
+        free(x);
+        free(shard);
+    }
+    char msg[32];
+    snprintf(msg, sizeof msg, "from %d", comm.rank);
+    comm_broadcast(&comm, msg, sizeof msg, comm.world - 1);
+    char want[32];
+    snprintf(want, sizeof want, "from %d", comm.world - 1);
+    CHECK(strcmp(msg, want) == 0, "broadcast: '%s'", msg);
+    CHECK_NEAR(comm_sum(&comm, comm.rank + 1), comm.world * (comm.world + 1) / 2.0, 0, "sum of rank + 1");
+    comm_barrier(&comm);
+}
+
+static void test_rendezvous(void) {
+    if (strcmp(comm.launcher, "single") != 0) SKIP_TEST("runs only outside a launcher");
+    char port[16];
+    snprintf(port, sizeof port, "%d", 20000 + getpid() % 20000);
+    unsigned char id[128], got[2][128];
+    for (int i = 0; i < 128; i++) id[i] = (unsigned char)(i * 7 + 1);
+    int fds[2][2];
+    pid_t kids[2];
+    // ranks 1 and 2 fetch in children (started before rank 0 listens: they retry),
+    // and pipe what they got back
+    for (int k = 0; k < 2; k++) {
+        CHECK(pipe(fds[k]) == 0, "pipe");
+        kids[k] = fork();
+        if (kids[k] == 0) {
+            unsigned char blob[128] = {0};
+            int rc = rendezvous_share("127.0.0.1", port, k + 1, 3, blob, sizeof blob, 10);
+            if (write(fds[k][1], blob, sizeof blob) != (ssize_t)sizeof blob) rc = -1;
+            _exit(rc == 0 ? 0 : 1);
+        }
+    }
+    usleep(200 * 1000);
+    CHECK(rendezvous_share("127.0.0.1", port, 0, 3, id, sizeof id, 10) == 0, "rank 0 serves: %s", scpt_error());
+    for (int k = 0; k < 2; k++) {
+        int status;
+        waitpid(kids[k], &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "rank %d fetched", k + 1);
+        CHECK(read(fds[k][0], got[k], 128) == 128 && memcmp(got[k], id, 128) == 0, "rank %d got the id", k + 1);
+        close(fds[k][0]), close(fds[k][1]);
+    }
+    // nobody listening: a clear error after the timeout, not a hang
+    double t0 = wall_time();
+    CHECK(rendezvous_share("127.0.0.1", port, 1, 2, got[0], 128, 0.3) == -1 && strstr(scpt_error(), "in time"),
+          "%s", scpt_error());
+    CHECK(wall_time() - t0 < 5, "timed out in %.1f s", wall_time() - t0);
+    CHECK(rendezvous_share(NULL, port, 1, 2, got[0], 128, 1) == -1 && strstr(scpt_error(), "MASTER_ADDR"), "%s",
+          scpt_error());
+}
+
+int main(int argc, char **argv) {
+    if (comm_init(&comm, "auto", &argc, &argv) != 0) die("%s", scpt_error());
+    printf("rank %d of %d (%s)\n", comm.rank, comm.world, comm_backend_name(&comm));
+    RUN_TEST(test_discover);
+    RUN_TEST(test_backend_errors);
+    RUN_TEST(test_shard);
+    RUN_TEST(test_collectives);
+    RUN_TEST(test_rendezvous);
+    comm_finalize(&comm);
+    return test_summary();
+}
