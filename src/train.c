@@ -11,6 +11,7 @@
 #include "loader.h"
 #include "metrics.h"
 #include "model.h"
+#include "model_cuda.h"
 #include "optim.h"
 #include "util.h"
 
@@ -19,6 +20,8 @@ typedef struct {
     float replay_frac, lr, min_lr_frac, weight_decay, beta1, beta2, eps, clip;
     int batch, seq, grad_accum, steps, warmup, eval_every, val_batches, ckpt_every, keep_ckpts, seed, threads;
     int log_every;
+    const char *device;     // auto, cpu, cuda (include/model_cuda.h)
+    int deterministic, recompute;
 } TrainArgs;
 
 static TrainArgs parse_args(int argc, char **argv) {
@@ -28,6 +31,7 @@ static TrainArgs parse_args(int argc, char **argv) {
         .weight_decay = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .clip = 1.0f, .batch = 8, .seq = 64,
         .grad_accum = 1, .steps = 150, .warmup = 10, .eval_every = 50, .val_batches = 8, .ckpt_every = 0,
         .keep_ckpts = 2, .seed = 1337, .threads = 0, .log_every = 1,
+        .device = "auto", .deterministic = 1, .recompute = 0,
     };
     ArgSpec specs[] = {
         {"--model", ARG_STRING, &a.model, "model preset for a new run", 0, 0},
@@ -61,6 +65,9 @@ static TrainArgs parse_args(int argc, char **argv) {
         {"--seed", ARG_INT, &a.seed, "seed of every random stream (init, shuffle, mix)", 0, 2147483647},
         {"--threads", ARG_INT, &a.threads, "CPU threads (0: all cores)", 0, 4096},
         {"--log-every", ARG_INT, &a.log_every, "print a progress line every N steps", 1, 1e9},
+        {"--device", ARG_STRING, &a.device, "auto (the GPU when one is visible), cpu or cuda", 0, 0},
+        {"--deterministic", ARG_INT, &a.deterministic, "GPU: 1 bitwise reproducible, 0 faster (atomics)", 0, 1},
+        {"--recompute", ARG_INT, &a.recompute, "GPU: recompute norms and MLP activations in backward", 0, 1},
     };
     char usage[1024];
     snprintf(usage, sizeof usage,
@@ -137,6 +144,7 @@ typedef struct {
     AdamWConfig adam;
     TrainState state;
     Model model;
+    GpuModel *gpu;          // NULL: the CPU path
     OptimizerState opt;
     DataLoader train_loader, val_loader;
     int have_val;
@@ -155,7 +163,8 @@ static float validation_loss(Run *r) {
     double sum = 0;
     for (int i = 0; i < batches; i++) {
         loader_next(val, r->inputs, r->targets, NULL);
-        sum += model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T);
+        sum += r->gpu ? gpu_model_forward(r->gpu, r->inputs, r->targets, val->opt.B, val->opt.T, 0)
+                      : model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T);
     }
     return (float)(sum / batches);
 }
@@ -242,22 +251,34 @@ static void run_setup(Run *r, int argc, char **argv) {
            a->replay ? a->replay : "", a->batch, a->seq, a->grad_accum, r->tokens_per_step, omp_get_max_threads());
     printf("metrics: %s\n", metrics_path);
     free(resume_path);
+    GpuOptions go = {.deterministic = a->deterministic, .recompute = a->recompute, .fuse_gelu = 1};
+    r->gpu = gpu_model_select(a->device, &r->model, &r->opt, a->batch, a->seq, &go);
 }
 
 // one optimizer step: accumulate gradients over the micro-batches, clip, update
 static void train_step(Run *r, double *loss, float *norm, float *lr) {
     const TrainArgs *a = &r->args;
-    model_zero_grad(&r->model);
+    if (r->gpu) gpu_model_zero_grad(r->gpu);
+    else model_zero_grad(&r->model);
     *loss = 0;
     for (int micro = 0; micro < a->grad_accum; micro++) {
         loader_next(&r->train_loader, r->inputs, r->targets, NULL);
+        if (r->gpu) {
+            *loss += gpu_model_forward(r->gpu, r->inputs, r->targets, a->batch, a->seq, 1.0f / a->grad_accum);
+            gpu_model_backward(r->gpu);
+            continue;
+        }
         *loss += model_forward(&r->model, r->inputs, r->targets, a->batch, a->seq);
         model_backward(&r->model, 1.0f / a->grad_accum);
     }
     *loss /= a->grad_accum;
-    *norm = clip_gradients(r->model.grads, r->model.num_params, a->clip);
     *lr = lr_at(&r->sched, r->state.step);
-    optimizer_step(&r->model, &r->opt, &r->adam, *lr, r->state.step + 1);
+    if (r->gpu) {
+        *norm = gpu_model_update(r->gpu, &r->adam, *lr, r->state.step + 1, a->clip);
+    } else {
+        *norm = clip_gradients(r->model.grads, r->model.num_params, a->clip);
+        optimizer_step(&r->model, &r->opt, &r->adam, *lr, r->state.step + 1);
+    }
     r->state.step++;
     r->state.loader = loader_state(&r->train_loader);
 }
@@ -296,8 +317,10 @@ static void run_loop(Run *r) {
         // from this checkpoint writes no record twice
         int last = r->state.step == a->steps;
         if (r->have_val && (last || (a->eval_every > 0 && r->state.step % a->eval_every == 0))) log_validation(r);
-        if (last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0))
+        if (last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0)) {
+            if (r->gpu) gpu_model_download(r->gpu, &r->model, &r->opt);   // the fp32 master weights
             save_checkpoint(a, &r->model, &r->opt, &r->state);
+        }
     }
     if (steps_here > 1)
         printf("done: %d steps, mean %.1f ms/step, %.0f tokens/s\n", r->state.step,
@@ -311,6 +334,7 @@ static void run_free(Run *r) {
     loader_close(&r->train_loader);
     if (r->have_val) loader_close(&r->val_loader);
     optimizer_free(&r->opt);
+    gpu_model_free(r->gpu);
     model_free(&r->model);
 }
 
