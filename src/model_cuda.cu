@@ -190,6 +190,14 @@ void gpu_model_print_memory(const GpuModel *g) {
     for (int i = 0; i < MEM_CLASSES; i++) printf("  %-38s %9.1f MiB\n", MEM_NAMES[i], g->bytes[i] / 1048576.0);
     printf("  %-38s %9.1f MiB\n", "cuBLASLt workspace", matmul_cuda_workspace_bytes() / 1048576.0);
     printf("  %-38s %9.1f MiB (peak: all of it is allocated at start)\n", "total", gpu_model_bytes(g) / 1048576.0);
+    // training FLOPs per token as PaLM (appendix B) counts them: 6 per matmul weight
+    // (forward 2, backward 4) plus 12 * L * C * T for attention's two T x T products
+    // (not halved for the causal mask). dev/bench_e2e.sh reads this line for MFU.
+    const ModelConfig *c = &g->c;
+    double L = c->n_layer, C = c->n_embd, H = c->ffn_hidden;
+    double weights = L * (C * qkv_channels(c) + C * C + C * fc_channels(c) + H * C) + (double)c->padded_vocab_size * C;
+    printf("flops per token: %.6g (6 x %.0f matmul weights + 12 x L x C x T, T = %d)\n",
+           6 * weights + 12 * L * C * g->T, weights, g->T);
 }
 
 // one layer's slice of a parameter-shaped buffer: bf16 params or fp32 grads
