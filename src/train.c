@@ -221,6 +221,8 @@ static void run_setup(Run *r, int argc, char **argv) {
     } else {
         model_init_weights(&r->model, r->state.seed);
     }
+    GpuOptions go = {.deterministic = a->deterministic, .recompute = a->recompute, .fuse_gelu = 1};
+    r->gpu = gpu_model_select(a->device, &r->model, &r->opt, a->batch, a->seq, &go);
 
     LoaderOptions lo = {.train_glob = a->train, .replay_glob = a->replay, .replay_frac = a->replay_frac,
                         .B = a->batch, .T = a->seq, .rank = 0, .world = 1, .seed = r->state.seed, .shuffle = 1,
@@ -251,8 +253,6 @@ static void run_setup(Run *r, int argc, char **argv) {
            a->replay ? a->replay : "", a->batch, a->seq, a->grad_accum, r->tokens_per_step, omp_get_max_threads());
     printf("metrics: %s\n", metrics_path);
     free(resume_path);
-    GpuOptions go = {.deterministic = a->deterministic, .recompute = a->recompute, .fuse_gelu = 1};
-    r->gpu = gpu_model_select(a->device, &r->model, &r->opt, a->batch, a->seq, &go);
 }
 
 // one optimizer step: accumulate gradients over the micro-batches, clip, update
