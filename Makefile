@@ -241,6 +241,30 @@ $(B)/test/test_plan: $(call objs,plan $(MODEL_PART) $(UTIL_PART))
 scaling-doc: $(BIN)/plan
 	$(BIN)/plan --doc >doc/scaling.md
 
+# ---- GPU model and training path (issue #5): cuBLASLt matmuls, src/model_cuda.cu ---
+# train runs on the GPU when one is visible (--device auto|cpu|cuda). It links the
+# GPU model whenever nvcc is found, except in the sanitizer build (ASan and the
+# CUDA runtime do not mix); otherwise src/model_cuda_stub.c, which sees no device.
+train_objs += $(B)/device.o
+ifneq ($(NVCC),)
+ifneq ($(B),build/asan)
+GPU_MODEL_OBJS := $(CUDA_B)/src/model_cuda.o $(CUDA_B)/kernels/matmul.o $(KERNELS_OBJS)
+GPU_MODEL_LIBS := $(CUDA_LIBS) -lcublasLt
+# whole-model gradients, 200-step loss curve and checkpoint exchange against the CPU path
+TESTS += test_model_gpu
+GPU_TESTS += test_model_gpu
+test-gpu: $(B)/test/test_model_gpu
+$(B)/test/test_model_gpu: $(GPU_MODEL_OBJS) $(call objs,$(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(B)/test/test_model_gpu: test_libs := -lcjson $(GPU_MODEL_LIBS)
+endif
+endif
+train_objs += $(if $(GPU_MODEL_OBJS),$(GPU_MODEL_OBJS),$(B)/model_cuda_stub.o)
+train_libs += $(GPU_MODEL_LIBS)
+# end-to-end training throughput and MFU against PyTorch (needs a GPU and torch)
+.PHONY: bench-e2e
+bench-e2e: $(BIN)/train $(B)/test/make_shards
+	dev/bench_e2e.sh
+
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
 all: $(addprefix $(BIN)/,$(PROGRAMS))

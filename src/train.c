@@ -13,6 +13,7 @@
 #include "loader.h"
 #include "metrics.h"
 #include "model.h"
+#include "model_cuda.h"
 #include "optim.h"
 #include "qa_eval.h"
 #include "util.h"
@@ -27,6 +28,8 @@ typedef struct {
     int log_every, zero;
     const char *qa, *qa_vocab;
     int qa_every, qa_limit;
+    const char *device;     // auto, cpu, cuda (include/model_cuda.h)
+    int deterministic, recompute;
 } TrainArgs;
 
 static TrainArgs parse_args(int argc, char **argv) {
@@ -36,7 +39,7 @@ static TrainArgs parse_args(int argc, char **argv) {
         .weight_decay = 0.1f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .clip = 1.0f, .batch = 8, .seq = 64,
         .grad_accum = 1, .steps = 150, .warmup = 10, .eval_every = 50, .val_batches = 8, .ckpt_every = 0,
         .keep_ckpts = 2, .seed = 1337, .threads = 0, .log_every = 1,
-        .qa_vocab = "gpt2", .comm = "auto", .zero = 1,
+        .qa_vocab = "gpt2", .comm = "auto", .zero = 1, .device = "auto", .deterministic = 1, .recompute = 0,
     };
     ArgSpec specs[] = {
         {"--model", ARG_STRING, &a.model, "model preset for a new run", 0, 0},
@@ -76,6 +79,9 @@ static TrainArgs parse_args(int argc, char **argv) {
         {"--qa-limit", ARG_INT, &a.qa_limit, "first N questions only (0: all)", 0, 1e9},
         {"--comm", ARG_STRING, &a.comm, "ranks talk over: auto (mpi under mpirun/srun), none, mpi", 0, 0},
         {"--zero", ARG_INT, &a.zero, "data parallel: 0 all-reduce gradients, 1 also shard AdamW state", 0, 1},
+        {"--device", ARG_STRING, &a.device, "auto (the GPU when one is visible), cpu or cuda", 0, 0},
+        {"--deterministic", ARG_INT, &a.deterministic, "GPU: 1 bitwise reproducible, 0 faster (atomics)", 0, 1},
+        {"--recompute", ARG_INT, &a.recompute, "GPU: recompute norms and MLP activations in backward", 0, 1},
     };
     char usage[1024];
     snprintf(usage, sizeof usage,
@@ -153,6 +159,7 @@ typedef struct {
     AdamWConfig adam;
     TrainState state;
     Model model;
+    GpuModel *gpu;          // NULL: the CPU path
     OptimizerState opt;
     Comm comm;
     DataParallel dp;
@@ -174,7 +181,8 @@ static float validation_loss(Run *r) {
     double sum = 0;
     for (int i = 0; i < batches; i++) {
         loader_next(val, r->inputs, r->targets, NULL);
-        sum += model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T);
+        sum += r->gpu ? gpu_model_forward(r->gpu, r->inputs, r->targets, val->opt.B, val->opt.T, 0)
+                      : model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T);
     }
     return (float)(comm_sum(&r->comm, sum) / r->comm.world / batches);
 }
@@ -245,6 +253,11 @@ static void run_setup(Run *r, int argc, char **argv) {
     } else {
         model_init_weights(&r->model, r->state.seed);
     }
+    GpuOptions go = {.deterministic = a->deterministic, .recompute = a->recompute, .fuse_gelu = 1};
+    r->gpu = gpu_model_select(a->device, &r->model, &r->opt, a->batch, a->seq, &go);
+    if (r->gpu && r->comm.world > 1)
+        die("several ranks on GPUs need the NCCL gradient exchange, which the GPU step does not do yet: "
+            "run data parallel with --device cpu, or one GPU with one rank");
 
     LoaderOptions lo = {.train_glob = a->train, .replay_glob = a->replay, .replay_frac = a->replay_frac,
                         .B = a->batch, .T = a->seq, .rank = r->comm.rank, .world = r->comm.world,
@@ -288,18 +301,29 @@ static void run_setup(Run *r, int argc, char **argv) {
 // one optimizer step: accumulate gradients over the micro-batches, clip, update
 static void train_step(Run *r, double *loss, float *norm, float *lr) {
     const TrainArgs *a = &r->args;
-    model_zero_grad(&r->model);
+    if (r->gpu) gpu_model_zero_grad(r->gpu);
+    else model_zero_grad(&r->model);
     *loss = 0;
     for (int micro = 0; micro < a->grad_accum; micro++) {
         loader_next(&r->train_loader, r->inputs, r->targets, NULL);
+        if (r->gpu) {
+            *loss += gpu_model_forward(r->gpu, r->inputs, r->targets, a->batch, a->seq, 1.0f / a->grad_accum);
+            gpu_model_backward(r->gpu);
+            continue;
+        }
         *loss += model_forward(&r->model, r->inputs, r->targets, a->batch, a->seq);
         model_backward(&r->model, 1.0f / a->grad_accum);
     }
-    *loss = comm_sum(&r->comm, *loss / a->grad_accum) / r->comm.world;
-    *norm = dp_reduce_gradients(&r->dp, &r->model, a->clip);
     *lr = lr_at(&r->sched, r->state.step);
-    optimizer_step(&r->model, &r->opt, &r->adam, *lr, r->state.step + 1);
-    dp_share_parameters(&r->dp, &r->model);
+    if (r->gpu) {
+        *loss /= a->grad_accum;
+        *norm = gpu_model_update(r->gpu, &r->adam, *lr, r->state.step + 1, a->clip);
+    } else {
+        *loss = comm_sum(&r->comm, *loss / a->grad_accum) / r->comm.world;
+        *norm = dp_reduce_gradients(&r->dp, &r->model, a->clip);
+        optimizer_step(&r->model, &r->opt, &r->adam, *lr, r->state.step + 1);
+        dp_share_parameters(&r->dp, &r->model);
+    }
     r->state.step++;
     r->state.loader = loader_state(&r->train_loader);
 }
@@ -338,11 +362,14 @@ static void run_loop(Run *r) {
         // from this checkpoint writes no record twice
         int last = r->state.step == a->steps;
         if (r->have_val && (last || (a->eval_every > 0 && r->state.step % a->eval_every == 0))) log_validation(r);
-        if (a->qa && (last || (a->qa_every > 0 && r->state.step % a->qa_every == 0)) &&
-            train_qa_log(&r->qa, &r->model, &r->metrics, r->state.step) != 0)
-            die("%s", scpt_error());
-        if (last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0))
+        if (a->qa && (last || (a->qa_every > 0 && r->state.step % a->qa_every == 0))) {
+            if (r->gpu) gpu_model_download(r->gpu, &r->model, &r->opt);   // QA scores on the CPU copy
+            if (train_qa_log(&r->qa, &r->model, &r->metrics, r->state.step) != 0) die("%s", scpt_error());
+        }
+        if (last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0)) {
+            if (r->gpu) gpu_model_download(r->gpu, &r->model, &r->opt);   // the fp32 master weights
             save_checkpoint(a, &r->dp, &r->model, &r->opt, &r->state);
+        }
     }
     if (steps_here > 1)
         printf("done: %d steps, mean %.1f ms/step, %.0f tokens/s\n", r->state.step,
@@ -357,6 +384,7 @@ static void run_free(Run *r) {
     loader_close(&r->train_loader);
     if (r->have_val) loader_close(&r->val_loader);
     optimizer_free(&r->opt);
+    gpu_model_free(r->gpu);
     model_free(&r->model);
     dp_free(&r->dp);
     comm_finalize(&r->comm);

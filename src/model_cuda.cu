@@ -1,0 +1,410 @@
+// The GPU model (include/model_cuda.h): the layer sequence of src/model.c on the
+// kernels of include/kernels.h and the cuBLASLt matmuls of include/matmul_cuda.h.
+//
+// Activation gradients need no per-layer storage: the gradient of the residual
+// stream lives in one buffer (dres) that every norm backward adds into (the skip
+// connection's gradient is the identity), and each branch's intermediate
+// gradients reuse two scratch buffers (dbuf_a, dbuf_b).
+#include <string.h>
+#include "common.cuh"
+#include "matmul_cuda.h"
+extern "C" {
+#include "model_cuda.h"
+#include "util.h"
+}
+
+// memory classes, for the report at start
+enum { MEM_PARAMS, MEM_OPTIM, MEM_GRADS, MEM_ACTS, MEM_SCRATCH, MEM_CLASSES };
+static const char *MEM_NAMES[MEM_CLASSES] = {"bf16 parameters", "fp32 master weights + AdamW moments",
+                                             "fp32 gradients", "activations", "gradient and kernel scratch"};
+
+struct GpuModel {
+    ModelConfig c;
+    ParamTensor tensors[NUM_PARAM_TENSORS];
+    size_t num_params, tensor_offsets[NUM_PARAM_TENSORS + 1];
+    GpuOptions o;
+    int B, T;                                   // reserved shape
+    floatX *params;
+    float *master, *grads, *m, *v;
+    // activations, per layer unless noted; ln1/ln2/fch_act hold one layer with recompute
+    floatX *encoded, *ln1, *qkv, *atty, *residual2, *ln2, *fch, *fch_act, *residual3, *lnf, *logits;
+    float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd, *lnf_mean, *lnf_rstd, *lse, *losses;
+    floatX *dres, *dbuf_a, *dbuf_b;             // residual-stream gradient and branch scratch (N x widest)
+    float *rope_cos, *rope_sin;
+    int *inputs, *targets;
+    void *scratch;                              // kernels' workspaces, shared (one stream)
+    double *sumsq;
+    float *clip_scale, *norm;
+    void *memory;                               // everything above, one allocation
+    size_t bytes[MEM_CLASSES];
+    float *losses_host;
+    cudaStream_t stream;
+    int last_B, last_T, backward_ready;
+};
+
+int gpu_device_probe(char *why, size_t n) {
+    int devices = 0;
+    cudaError_t err = cudaGetDeviceCount(&devices);
+    if (err == cudaSuccess && devices > 0) return 1;
+    snprintf(why, n, "%s", err != cudaSuccess ? cudaGetErrorString(err) : "none visible");
+    cudaGetLastError();   // clear the sticky error of a failed probe
+    return 0;
+}
+
+// one sub-allocation of the model's single device block
+typedef struct {
+    void **ptr;
+    size_t bytes;
+    int kind;
+} Slot;
+
+// every buffer of the model with its size; returns the count
+static int plan_memory(GpuModel *g, Slot *s) {
+    const ModelConfig *c = &g->c;
+    size_t N = (size_t)g->B * g->T, L = c->n_layer, C = c->n_embd, QKV = qkv_channels(c), FC = fc_channels(c);
+    size_t H = c->ffn_hidden, P = g->num_params, NH = c->n_head, Vp = c->padded_vocab_size;
+    size_t one = g->o.recompute ? 1 : L, gpt2 = c->arch == ARCH_GPT2, llama = !gpt2;
+    size_t widest_a = QKV > FC ? QKV : FC, widest_b = C > H ? C : H;
+    size_t scratch = global_norm_scratch_bytes(), cand[] = {
+        encoder_backward_scratch_bytes(g->B, g->T), layernorm_backward_scratch_bytes(N, C),
+        rmsnorm_backward_scratch_bytes(N, C), attention_backward_scratch_bytes(g->B, g->T, NH),
+        matmul_backward_scratch_bytes(N, widest_a > C ? widest_a : C)};
+    for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) scratch = cand[i] > scratch ? cand[i] : scratch;
+    const size_t X = sizeof(floatX), F = sizeof(float);
+    int k = 0;
+#define SLOT(p, n, kind) (s[k++] = (Slot){(void **)&g->p, (n), (kind)})
+    SLOT(params, P * X, MEM_PARAMS);
+    SLOT(master, P * F, MEM_OPTIM), SLOT(m, P * F, MEM_OPTIM), SLOT(v, P * F, MEM_OPTIM);
+    SLOT(grads, P * F, MEM_GRADS);
+    SLOT(encoded, N * C * X, MEM_ACTS), SLOT(ln1, one * N * C * X, MEM_ACTS);
+    SLOT(ln1_mean, gpt2 * L * N * F, MEM_ACTS), SLOT(ln1_rstd, L * N * F, MEM_ACTS);
+    SLOT(qkv, L * N * QKV * X, MEM_ACTS), SLOT(atty, L * N * C * X, MEM_ACTS), SLOT(lse, L * g->B * NH * g->T * F, MEM_ACTS);
+    SLOT(residual2, L * N * C * X, MEM_ACTS), SLOT(ln2, one * N * C * X, MEM_ACTS);
+    SLOT(ln2_mean, gpt2 * L * N * F, MEM_ACTS), SLOT(ln2_rstd, L * N * F, MEM_ACTS);
+    SLOT(fch, L * N * FC * X, MEM_ACTS), SLOT(fch_act, one * N * H * X, MEM_ACTS);
+    SLOT(residual3, L * N * C * X, MEM_ACTS), SLOT(lnf, N * C * X, MEM_ACTS);
+    SLOT(lnf_mean, gpt2 * N * F, MEM_ACTS), SLOT(lnf_rstd, N * F, MEM_ACTS);
+    SLOT(logits, N * Vp * X, MEM_ACTS), SLOT(losses, N * F, MEM_ACTS);
+    SLOT(inputs, N * sizeof(int), MEM_ACTS), SLOT(targets, N * sizeof(int), MEM_ACTS);
+    SLOT(rope_cos, llama * g->T * (C / NH / 2) * F, MEM_ACTS), SLOT(rope_sin, llama * g->T * (C / NH / 2) * F, MEM_ACTS);
+    SLOT(dres, N * C * X, MEM_SCRATCH), SLOT(dbuf_a, N * widest_a * X, MEM_SCRATCH);
+    SLOT(dbuf_b, N * widest_b * X, MEM_SCRATCH), SLOT(scratch, scratch, MEM_SCRATCH);
+    SLOT(sumsq, sizeof(double), MEM_SCRATCH), SLOT(clip_scale, F, MEM_SCRATCH), SLOT(norm, F, MEM_SCRATCH);
+#undef SLOT
+    return k;
+}
+
+__global__ static void to_bf16_kernel(floatX *out, const float *in, size_t n) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = __float2bfloat16_rn(in[i]);
+}
+
+GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int T, const GpuOptions *o) {
+    const ModelConfig *c = &m->config;
+    const char *why = NULL;
+    if (!attention_supported(c->n_head, c->n_kv_head, head_size(c), &why)) {
+        scpt_set_error("model_cuda: the attention kernel cannot run this model (%s)", why);
+        return NULL;
+    }
+    if (opt && (opt->begin != 0 || opt->end != m->num_params)) {
+        scpt_set_error("model_cuda: the optimizer state must cover the whole model");
+        return NULL;
+    }
+    if (T > c->max_seq_len) {
+        scpt_set_error("model_cuda: sequence length %d exceeds the model's maximum of %d", T, c->max_seq_len);
+        return NULL;
+    }
+    GpuModel *g = (GpuModel *)xcalloc(1, sizeof *g);
+    g->c = *c;
+    memcpy(g->tensors, m->tensors, sizeof g->tensors);
+    g->num_params = m->num_params;
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) g->tensor_offsets[i] = m->tensors[i].offset;
+    g->tensor_offsets[NUM_PARAM_TENSORS] = m->num_params;
+    g->o = *o;
+    g->B = B, g->T = T;
+
+    Slot slots[64];
+    int n = plan_memory(g, slots);
+    size_t total = 0, offsets[64];
+    for (int i = 0; i < n; i++) {
+        offsets[i] = total;
+        total += (slots[i].bytes + 255) & ~(size_t)255;   // 256-byte aligned: full vector and cuBLASLt alignment
+        g->bytes[slots[i].kind] += slots[i].bytes;
+    }
+    size_t free_bytes, device_bytes;
+    CUDA_CHECK(cudaMemGetInfo(&free_bytes, &device_bytes));
+    size_t need = total + matmul_cuda_workspace_bytes();
+    if (need > free_bytes) {
+        scpt_set_error("model_cuda: batch %d x %d needs %.2f GiB of device memory, %.2f GiB are free (lower --batch, "
+                       "or --recompute 1)", B, T, need / 1073741824.0, free_bytes / 1073741824.0);
+        free(g);
+        return NULL;
+    }
+    matmul_cuda_init();
+    CUDA_CHECK(cudaMalloc(&g->memory, total));
+    for (int i = 0; i < n; i++) *slots[i].ptr = slots[i].bytes ? (char *)g->memory + offsets[i] : NULL;
+    CUDA_CHECK(cudaStreamCreate(&g->stream));
+    g->losses_host = (float *)xmalloc(sizeof(float) * B * T);
+
+    size_t P = g->num_params;
+    CUDA_CHECK(cudaMemcpyAsync(g->master, m->params, P * sizeof(float), cudaMemcpyHostToDevice, g->stream));
+    to_bf16_kernel<<<ceil_div(P, 256), 256, 0, g->stream>>>(g->params, g->master, P);
+    CUDA_CHECK_LAUNCH();
+    if (opt) {
+        CUDA_CHECK(cudaMemcpyAsync(g->m, opt->m, P * sizeof(float), cudaMemcpyHostToDevice, g->stream));
+        CUDA_CHECK(cudaMemcpyAsync(g->v, opt->v, P * sizeof(float), cudaMemcpyHostToDevice, g->stream));
+    } else {
+        CUDA_CHECK(cudaMemsetAsync(g->m, 0, P * sizeof(float), g->stream));
+        CUDA_CHECK(cudaMemsetAsync(g->v, 0, P * sizeof(float), g->stream));
+    }
+    CUDA_CHECK(cudaMemsetAsync(g->grads, 0, P * sizeof(float), g->stream));
+    if (c->arch == ARCH_LLAMA) {
+        size_t half = head_size(c) / 2;
+        float *cs = (float *)xmalloc(sizeof(float) * T * half * 2);
+        rope_tables(cs, cs + T * half, T, head_size(c), c->rope_theta, c->rope_scale, c->rope_low_freq_factor,
+                    c->rope_high_freq_factor, c->rope_original_context);
+        CUDA_CHECK(cudaMemcpyAsync(g->rope_cos, cs, sizeof(float) * T * half, cudaMemcpyHostToDevice, g->stream));
+        CUDA_CHECK(cudaMemcpyAsync(g->rope_sin, cs + T * half, sizeof(float) * T * half, cudaMemcpyHostToDevice,
+                                   g->stream));
+        CUDA_CHECK(cudaStreamSynchronize(g->stream));
+        free(cs);
+    }
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+    return g;
+}
+
+size_t gpu_model_bytes(const GpuModel *g) {
+    size_t total = matmul_cuda_workspace_bytes();
+    for (int i = 0; i < MEM_CLASSES; i++) total += g->bytes[i];
+    return total;
+}
+
+void gpu_model_print_memory(const GpuModel *g) {
+    cudaDeviceProp prop;
+    int dev;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+    printf("device: %s (sm_%d%d, %.1f GiB) | batch %d x %d%s%s\n", prop.name, prop.major, prop.minor,
+           prop.totalGlobalMem / 1073741824.0, g->B, g->T, g->o.recompute ? " | recompute" : "",
+           g->o.deterministic ? " | deterministic" : "");
+    for (int i = 0; i < MEM_CLASSES; i++) printf("  %-38s %9.1f MiB\n", MEM_NAMES[i], g->bytes[i] / 1048576.0);
+    printf("  %-38s %9.1f MiB\n", "cuBLASLt workspace", matmul_cuda_workspace_bytes() / 1048576.0);
+    printf("  %-38s %9.1f MiB (peak: all of it is allocated at start)\n", "total", gpu_model_bytes(g) / 1048576.0);
+    // training FLOPs per token as PaLM (appendix B) counts them: 6 per matmul weight
+    // (forward 2, backward 4) plus 12 * L * C * T for attention's two T x T products
+    // (not halved for the causal mask). dev/bench_e2e.sh reads this line for MFU.
+    const ModelConfig *c = &g->c;
+    double L = c->n_layer, C = c->n_embd, H = c->ffn_hidden;
+    double weights = L * (C * qkv_channels(c) + C * C + C * fc_channels(c) + H * C) + (double)c->padded_vocab_size * C;
+    printf("flops per token: %.6g (6 x %.0f matmul weights + 12 x L x C x T, T = %d)\n",
+           6 * weights + 12 * L * C * g->T, weights, g->T);
+}
+
+// one layer's slice of a parameter-shaped buffer: bf16 params or fp32 grads
+template <typename TT> struct LayerW {
+    TT *ln1w, *ln1b, *qkvw, *qkvb, *attprojw, *attprojb, *ln2w, *ln2b, *fcw, *fcb, *fcprojw, *fcprojb;
+};
+
+template <typename TT> static TT *tensor(const GpuModel *g, TT *base, int t) {
+    return g->tensors[t].size ? base + g->tensors[t].offset : NULL;
+}
+
+template <typename TT> static LayerW<TT> layer_w(const GpuModel *g, TT *base, int l) {
+    const ModelConfig *c = &g->c;
+    size_t C = c->n_embd, QKV = qkv_channels(c), FC = fc_channels(c), H = c->ffn_hidden;
+    auto slice = [&](int t, size_t per_layer) { TT *p = tensor(g, base, t); return p ? p + l * per_layer : p; };
+    return LayerW<TT>{slice(P_LN1W, C), slice(P_LN1B, C), slice(P_QKVW, QKV * C), slice(P_QKVB, QKV),
+                      slice(P_ATTPROJW, C * C), slice(P_ATTPROJB, C), slice(P_LN2W, C), slice(P_LN2B, C),
+                      slice(P_FCW, FC * C), slice(P_FCB, FC), slice(P_FCPROJW, C * H), slice(P_FCPROJB, C)};
+}
+
+template <typename TT> static TT *head(const GpuModel *g, TT *base) {
+    return tensor(g, base, g->c.tied_embeddings ? P_WTE : P_LMHEAD);
+}
+
+// one layer's activations for the current N = B * T
+typedef struct {
+    floatX *residual, *ln1, *qkv, *atty, *residual2, *ln2, *fch, *fch_act, *residual3;
+    float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd, *lse;
+} LayerActs;
+
+static LayerActs layer_acts(const GpuModel *g, int l) {
+    const ModelConfig *c = &g->c;
+    size_t N = (size_t)g->B * g->T, C = c->n_embd, kept = g->o.recompute ? 0 : l;
+    return LayerActs{
+        l == 0 ? g->encoded : g->residual3 + (l - 1) * N * C, g->ln1 + kept * N * C,
+        g->qkv + l * N * qkv_channels(c), g->atty + l * N * C, g->residual2 + l * N * C, g->ln2 + kept * N * C,
+        g->fch + l * N * fc_channels(c), g->fch_act + kept * N * c->ffn_hidden, g->residual3 + l * N * C,
+        g->ln1_mean ? g->ln1_mean + l * N : NULL, g->ln1_rstd + l * N, g->ln2_mean ? g->ln2_mean + l * N : NULL,
+        g->ln2_rstd + l * N, g->lse + l * N * c->n_head,
+    };
+}
+
+static void norm_forward(GpuModel *g, floatX *out, float *mean, float *rstd, const floatX *inp, const floatX *w,
+                         const floatX *b, int N) {
+    const ModelConfig *c = &g->c;
+    if (c->arch == ARCH_GPT2) layernorm_forward_cuda(out, mean, rstd, inp, w, b, N, c->n_embd, c->norm_eps, g->stream);
+    else rmsnorm_forward_cuda(out, rstd, inp, w, N, c->n_embd, c->norm_eps, g->stream);
+}
+
+static void norm_backward(GpuModel *g, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
+                          const floatX *w, const float *mean, const float *rstd, int N) {
+    const ModelConfig *c = &g->c;
+    if (c->arch == ARCH_GPT2)
+        layernorm_backward_cuda(dinp, dw, db, dout, inp, w, mean, rstd, N, c->n_embd, g->scratch, g->stream);
+    else rmsnorm_backward_cuda(dinp, dw, dout, inp, w, rstd, N, c->n_embd, g->scratch, g->stream);
+}
+
+// the MLP activation of one layer: fch -> fch_act
+static void activation_forward(GpuModel *g, const LayerActs *x, int N) {
+    const ModelConfig *c = &g->c;
+    if (c->arch == ARCH_GPT2) gelu_forward_cuda(x->fch_act, x->fch, (size_t)N * c->ffn_hidden, g->stream);
+    else swiglu_forward_cuda(x->fch_act, x->fch, N, c->ffn_hidden, g->stream);
+}
+
+float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale) {
+    const ModelConfig *c = &g->c;
+    if (B > g->B || T > g->T) die("gpu_model_forward: %d x %d exceeds the reserved %d x %d", B, T, g->B, g->T);
+    // activations are laid out for the reserved shape; a smaller pass uses its start
+    int N = B * T, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, HS = head_size(c);
+    int saved_B = g->B, saved_T = g->T;
+    g->B = B, g->T = T;   // layer_acts strides by the pass's N
+    cudaStream_t s = g->stream;
+    CUDA_CHECK(cudaMemcpyAsync(g->inputs, inputs, sizeof(int) * N, cudaMemcpyHostToDevice, s));
+    encoder_forward_cuda(g->encoded, g->inputs, tensor(g, g->params, P_WTE), tensor(g, g->params, P_WPE), B, T, C, s);
+    int fused_gelu = c->arch == ARCH_GPT2 && g->o.fuse_gelu;
+    for (int l = 0; l < c->n_layer; l++) {
+        LayerActs x = layer_acts(g, l);
+        LayerW<floatX> p = layer_w(g, g->params, l);
+        norm_forward(g, x.ln1, x.ln1_mean, x.ln1_rstd, x.residual, p.ln1w, p.ln1b, N);
+        matmul_forward_cuda(x.qkv, NULL, x.ln1, p.qkvw, p.qkvb, N, C, qkv_channels(c), s);
+        if (c->arch == ARCH_LLAMA) rope_forward_cuda(x.qkv, g->rope_cos, g->rope_sin, B, T, NH, NKV, HS, s);
+        attention_forward_cuda(x.atty, x.lse, x.qkv, B, T, NH, NKV, HS, s);
+        matmul_forward_cuda(g->dbuf_b, NULL, x.atty, p.attprojw, p.attprojb, N, C, C, s);
+        residual_forward_cuda(x.residual2, x.residual, g->dbuf_b, (size_t)N * C, s);
+        norm_forward(g, x.ln2, x.ln2_mean, x.ln2_rstd, x.residual2, p.ln2w, p.ln2b, N);
+        if (fused_gelu) {
+            matmul_forward_cuda(x.fch_act, x.fch, x.ln2, p.fcw, p.fcb, N, C, fc_channels(c), s);
+        } else {
+            matmul_forward_cuda(x.fch, NULL, x.ln2, p.fcw, p.fcb, N, C, fc_channels(c), s);
+            activation_forward(g, &x, N);
+        }
+        matmul_forward_cuda(g->dbuf_b, NULL, x.fch_act, p.fcprojw, p.fcprojb, N, c->ffn_hidden, C, s);
+        residual_forward_cuda(x.residual3, x.residual2, g->dbuf_b, (size_t)N * C, s);
+    }
+    LayerActs last = layer_acts(g, c->n_layer - 1);
+    norm_forward(g, g->lnf, g->lnf_mean, g->lnf_rstd, last.residual3, tensor(g, g->params, P_LNFW),
+                 tensor(g, g->params, P_LNFB), N);
+    matmul_forward_cuda(g->logits, NULL, g->lnf, head(g, g->params), NULL, N, C, c->padded_vocab_size, s);
+    g->B = saved_B, g->T = saved_T;
+    g->backward_ready = 0;
+    if (!targets) {
+        CUDA_CHECK(cudaStreamSynchronize(s));
+        return 0;
+    }
+    int count = 0;
+    for (int i = 0; i < N; i++) count += targets[i] >= 0;
+    int train = loss_scale > 0;
+    CUDA_CHECK(cudaMemcpyAsync(g->targets, targets, sizeof(int) * N, cudaMemcpyHostToDevice, s));
+    classifier_fused_cuda(g->losses, g->logits, g->targets, count ? loss_scale / count : 0.0f, N, c->vocab_size,
+                          c->padded_vocab_size, train, s);
+    CUDA_CHECK(cudaMemcpyAsync(g->losses_host, g->losses, sizeof(float) * N, cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    double sum = 0;
+    for (int i = 0; i < N; i++)
+        if (targets[i] >= 0) sum += g->losses_host[i];
+    g->last_B = B, g->last_T = T, g->backward_ready = train;
+    return count ? (float)(sum / count) : 0.0f;
+}
+
+void gpu_model_backward(GpuModel *g) {
+    const ModelConfig *c = &g->c;
+    if (!g->backward_ready) die("gpu_model_backward: the last forward was not a training forward with targets");
+    int B = g->last_B, T = g->last_T, N = B * T, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head;
+    int HS = head_size(c), H = c->ffn_hidden, FC = fc_channels(c), QKV = qkv_channels(c);
+    int saved_B = g->B, saved_T = g->T;
+    g->B = B, g->T = T;
+    cudaStream_t s = g->stream;
+    const size_t X = sizeof(floatX);
+    int fused_gelu = c->arch == ARCH_GPT2 && g->o.fuse_gelu;
+    // the logits hold their gradient (fused classifier in the forward)
+    matmul_backward_cuda(g->dbuf_b, head(g, g->grads), NULL, g->logits, g->lnf, head(g, g->params), NULL, N, C,
+                         c->padded_vocab_size, g->scratch, s);
+    CUDA_CHECK(cudaMemsetAsync(g->dres, 0, N * C * X, s));
+    LayerActs last = layer_acts(g, c->n_layer - 1);
+    norm_backward(g, g->dres, tensor(g, g->grads, P_LNFW), tensor(g, g->grads, P_LNFB), g->dbuf_b, last.residual3,
+                  tensor(g, g->params, P_LNFW), g->lnf_mean, g->lnf_rstd, N);
+    for (int l = c->n_layer - 1; l >= 0; l--) {
+        LayerActs x = layer_acts(g, l);
+        LayerW<floatX> p = layer_w(g, g->params, l);
+        LayerW<float> dp = layer_w(g, g->grads, l);
+        // MLP branch: its output's gradient is dres
+        if (g->o.recompute) {
+            norm_forward(g, x.ln2, x.ln2_mean, x.ln2_rstd, x.residual2, p.ln2w, p.ln2b, N);
+            activation_forward(g, &x, N);
+        }
+        if (fused_gelu) {
+            matmul_backward_cuda(g->dbuf_a, dp.fcprojw, dp.fcprojb, g->dres, x.fch_act, p.fcprojw, x.fch, N, H, C,
+                                 g->scratch, s);
+        } else {
+            matmul_backward_cuda(g->dbuf_b, dp.fcprojw, dp.fcprojb, g->dres, x.fch_act, p.fcprojw, NULL, N, H, C,
+                                 g->scratch, s);
+            CUDA_CHECK(cudaMemsetAsync(g->dbuf_a, 0, (size_t)N * FC * X, s));
+            if (c->arch == ARCH_GPT2) gelu_backward_cuda(g->dbuf_a, x.fch, g->dbuf_b, (size_t)N * H, s);
+            else swiglu_backward_cuda(g->dbuf_a, x.fch, g->dbuf_b, N, H, s);
+        }
+        matmul_backward_cuda(g->dbuf_b, dp.fcw, dp.fcb, g->dbuf_a, x.ln2, p.fcw, NULL, N, C, FC, g->scratch, s);
+        norm_backward(g, g->dres, dp.ln2w, dp.ln2b, g->dbuf_b, x.residual2, p.ln2w, x.ln2_mean, x.ln2_rstd, N);
+        // attention branch
+        matmul_backward_cuda(g->dbuf_b, dp.attprojw, dp.attprojb, g->dres, x.atty, p.attprojw, NULL, N, C, C,
+                             g->scratch, s);
+        CUDA_CHECK(cudaMemsetAsync(g->dbuf_a, 0, (size_t)N * QKV * X, s));
+        attention_backward_cuda(g->dbuf_a, g->dbuf_b, x.qkv, x.atty, x.lse, B, T, NH, NKV, HS, g->scratch, s);
+        if (c->arch == ARCH_LLAMA) rope_backward_cuda(g->dbuf_a, g->rope_cos, g->rope_sin, B, T, NH, NKV, HS, s);
+        if (g->o.recompute) norm_forward(g, x.ln1, x.ln1_mean, x.ln1_rstd, x.residual, p.ln1w, p.ln1b, N);
+        matmul_backward_cuda(g->dbuf_b, dp.qkvw, dp.qkvb, g->dbuf_a, x.ln1, p.qkvw, NULL, N, C, QKV, g->scratch, s);
+        norm_backward(g, g->dres, dp.ln1w, dp.ln1b, g->dbuf_b, x.residual, p.ln1w, x.ln1_mean, x.ln1_rstd, N);
+    }
+    encoder_backward_cuda(tensor(g, g->grads, P_WTE), tensor(g, g->grads, P_WPE), g->dres, g->inputs, B, T, C,
+                          g->o.deterministic, g->scratch, s);
+    g->B = saved_B, g->T = saved_T;
+    g->backward_ready = 0;
+}
+
+void gpu_model_zero_grad(GpuModel *g) {
+    CUDA_CHECK(cudaMemsetAsync(g->grads, 0, g->num_params * sizeof(float), g->stream));
+}
+
+float gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm) {
+    cudaStream_t s = g->stream;
+    global_norm_squared_cuda(g->sumsq, g->grads, g->num_params, g->scratch, s);
+    clip_scale_cuda(g->clip_scale, g->norm, g->sumsq, max_norm, s);
+    adamw_step_cuda(g->params, g->master, g->grads, g->m, g->v, 0, g->num_params, g->tensor_offsets,
+                    NUM_PARAM_TENSORS, cfg->decay_mask, lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay, t,
+                    g->clip_scale, 0, s);
+    float norm;
+    CUDA_CHECK(cudaMemcpyAsync(&norm, g->norm, sizeof norm, cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    return norm;
+}
+
+void gpu_model_download(GpuModel *g, Model *m, OptimizerState *opt) {
+    size_t bytes = g->num_params * sizeof(float);
+    cudaStream_t s = g->stream;
+    CUDA_CHECK(cudaMemcpyAsync(m->params, g->master, bytes, cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaMemcpyAsync(m->grads, g->grads, bytes, cudaMemcpyDeviceToHost, s));
+    if (opt) {
+        CUDA_CHECK(cudaMemcpyAsync(opt->m, g->m, bytes, cudaMemcpyDeviceToHost, s));
+        CUDA_CHECK(cudaMemcpyAsync(opt->v, g->v, bytes, cudaMemcpyDeviceToHost, s));
+    }
+    CUDA_CHECK(cudaStreamSynchronize(s));
+}
+
+void gpu_model_free(GpuModel *g) {
+    if (!g) return;
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+    CUDA_CHECK(cudaStreamDestroy(g->stream));
+    CUDA_CHECK(cudaFree(g->memory));
+    free(g->losses_host);
+    free(g);
+}
