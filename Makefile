@@ -12,6 +12,8 @@ LDLIBS  := -lm
 
 # `make` alone builds everything (rules for single files come before the `all` rule)
 .DEFAULT_GOAL := all
+# sub-makes print no "Entering/Leaving directory" lines: the last line of `make test` is its total
+MAKEFLAGS += --no-print-directory
 
 # objects of src/ stems: $(call objs,util shard) -> build/util.o build/shard.o
 objs = $(patsubst %,$(B)/%.o,$(1))
@@ -297,10 +299,13 @@ test_commands = $(foreach t,$(TESTS),$(if $(filter %.sh,$(t)),$(t),$(B)/test/$(t
 deps:
 	scripts/setup --deps-only
 
+# closes with one line adding up the plain and the sanitizer runs
 test: deps
 	$(MAKE) all $(filter $(B)/test/%,$(test_commands)) $(addprefix $(B)/test/,$(TEST_HELPERS))
-	test/run_tests.sh $(test_commands)
-	$(MAKE) test-asan
+	@mkdir -p build && rm -f build/test_totals
+	SCPT_TOTALS=build/test_totals test/run_tests.sh $(test_commands)
+	SCPT_TOTALS=build/test_totals $(MAKE) test-asan
+	@awk '{p += $$1; f += $$2; s += $$3} END {printf "overall: %d passed, %d failed, %d skipped\n", p, f, s}' build/test_totals
 
 # the suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer
 test-asan:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs each test command given as an argument, shows its output, and closes with
-# one line adding up every program's "N passed, N failed, N skipped".
+# one line adding up every program's "N passed, N failed, N skipped" (also
+# appended to the file $SCPT_TOTALS names, when set, as "passed failed skipped").
 set -u
 passed=0 failed=0 skipped=0 broken=()
 for t in "$@"; do
@@ -24,4 +25,5 @@ for t in "$@"; do
 done
 for b in "${broken[@]+"${broken[@]}"}"; do echo "broken: $b"; done
 echo "total: $passed passed, $failed failed, $skipped skipped"
+[ -n "${SCPT_TOTALS:-}" ] && echo "$passed $failed $skipped" >>"$SCPT_TOTALS"
 [ "$failed" -eq 0 ]
