@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define GGUF_DEFAULT_ALIGNMENT 32
+#define GGUF_FILE_ALIGNMENT 32
 #define GGUF_MAX_DIMS 4
 #define GGUF_MAX_NAME 64   // tensor names, as llama.cpp's GGML_MAX_NAME (incl. NUL)
 
@@ -67,18 +67,18 @@ typedef struct {
     size_t map_size;
 } Gguf;
 
-// Reading. gguf_open maps `path`; gguf_parse reads a buffer that `name` names in
+// Reading. gguf_file_open maps `path`; gguf_file_parse reads a buffer that `name` names in
 // messages (the tensors' data then points into buf, which must outlive g).
-int gguf_open(Gguf *g, const char *path);
-int gguf_parse(Gguf *g, const void *buf, size_t size, const char *name);
-void gguf_free(Gguf *g);
+int gguf_file_open(Gguf *g, const char *path);
+int gguf_file_parse(Gguf *g, const void *buf, size_t size, const char *name);
+void gguf_file_free(Gguf *g);
 
-const GgufKV *gguf_find(const Gguf *g, const char *key);
-const GgufTensor *gguf_find_tensor(const Gguf *g, const char *name);
+const GgufKV *gguf_file_find(const Gguf *g, const char *key);
+const GgufTensor *gguf_file_find_tensor(const Gguf *g, const char *name);
 // Bytes a tensor of `type` with `n` elements takes; 0 for an unsupported type or
 // an n that does not fill whole blocks.
 uint64_t ggml_type_bytes(GgmlType type, uint64_t n);
-const char *gguf_type_name(GgufType t);
+const char *gguf_file_type_name(GgufType t);
 
 // IEEE half and bfloat16 conversions (round to nearest even; NaN stays NaN)
 uint16_t fp32_to_fp16(float f);
@@ -86,20 +86,20 @@ float fp16_to_fp32(uint16_t h);
 uint16_t fp32_to_bf16(float f);
 float bf16_to_fp32(uint16_t h);
 
-// Building and writing. gguf_init makes an empty v3 file; the setters replace a
-// key that exists. Tensor data is borrowed and must stay valid until gguf_write,
+// Building and writing. gguf_file_init makes an empty v3 file; the setters replace a
+// key that exists. Tensor data is borrowed and must stay valid until gguf_file_write,
 // which lays out the tensors in order at the alignment (general.alignment when
 // set) and writes the file atomically.
-void gguf_init(Gguf *g);
-void gguf_set_scalar(Gguf *g, const char *key, GgufType type, const void *value);
-void gguf_set_u32(Gguf *g, const char *key, uint32_t v);
-void gguf_set_f32(Gguf *g, const char *key, float v);
-void gguf_set_str(Gguf *g, const char *key, const char *s);
+void gguf_file_init(Gguf *g);
+void gguf_file_set_scalar(Gguf *g, const char *key, GgufType type, const void *value);
+void gguf_file_set_u32(Gguf *g, const char *key, uint32_t v);
+void gguf_file_set_f32(Gguf *g, const char *key, float v);
+void gguf_file_set_str(Gguf *g, const char *key, const char *s);
 // values: packed scalars of elem_type, or `const char *const *` for strings
-void gguf_set_array(Gguf *g, const char *key, GgufType elem_type, uint64_t n, const void *values);
-void gguf_copy_kv(Gguf *g, const GgufKV *kv);
-int gguf_add_tensor(Gguf *g, const char *name, GgmlType type, uint32_t n_dims,
+void gguf_file_set_array(Gguf *g, const char *key, GgufType elem_type, uint64_t n, const void *values);
+void gguf_file_copy_kv(Gguf *g, const GgufKV *kv);
+int gguf_file_add_tensor(Gguf *g, const char *name, GgmlType type, uint32_t n_dims,
                     const uint64_t *ne, const void *data);
-int gguf_write(const Gguf *g, const char *path);
+int gguf_file_write(const Gguf *g, const char *path);
 
 #endif

@@ -18,7 +18,7 @@ static const char *const type_names[] = {
     "string", "array", "uint64", "int64", "float64",
 };
 
-const char *gguf_type_name(GgufType t) {
+const char *gguf_file_type_name(GgufType t) {
     return (unsigned)t < sizeof type_names / sizeof *type_names ? type_names[t] : "unknown";
 }
 
@@ -276,8 +276,8 @@ static int cmp_offset(const void *a, const void *b) {
 
 // alignment, data section bounds, tensor extents and overlaps
 static int check_layout(Gguf *g, const Cursor *c, const uint8_t *base, size_t size) {
-    const GgufKV *al = gguf_find(g, "general.alignment");
-    g->alignment = GGUF_DEFAULT_ALIGNMENT;
+    const GgufKV *al = gguf_file_find(g, "general.alignment");
+    g->alignment = GGUF_FILE_ALIGNMENT;
     if (al) {
         if (al->type != GGUF_UINT32 || al->v.u == 0 || (al->v.u & (al->v.u - 1)) != 0) {
             scpt_set_error("%s: general.alignment must be a uint32 power of two", c->name);
@@ -319,7 +319,7 @@ static int check_layout(Gguf *g, const Cursor *c, const uint8_t *base, size_t si
     return rc;
 }
 
-int gguf_parse(Gguf *g, const void *buf, size_t size, const char *name) {
+int gguf_file_parse(Gguf *g, const void *buf, size_t size, const char *name) {
     memset(g, 0, sizeof *g);
     Cursor c = {buf, buf, (const uint8_t *)buf + size, name};
     char magic[4];
@@ -345,7 +345,7 @@ int gguf_parse(Gguf *g, const void *buf, size_t size, const char *name) {
     g->kv = xcalloc(n_kv, sizeof *g->kv);
     g->tensors = xcalloc(n_tensors, sizeof *g->tensors);
     for (uint64_t i = 0; i < n_kv; i++) {
-        g->n_kv = (int)i + 1;   // so gguf_free releases the partly read KV too
+        g->n_kv = (int)i + 1;   // so gguf_file_free releases the partly read KV too
         if (read_kv(&c, &g->kv[i], (int)i) != 0) goto fail;
         for (uint64_t j = 0; j < i; j++)
             if (strcmp(g->kv[j].key, g->kv[i].key) == 0) {
@@ -365,11 +365,11 @@ int gguf_parse(Gguf *g, const void *buf, size_t size, const char *name) {
     if (check_layout(g, &c, buf, size) != 0) goto fail;
     return 0;
 fail:
-    gguf_free(g);
+    gguf_file_free(g);
     return -1;
 }
 
-int gguf_open(Gguf *g, const char *path) {
+int gguf_file_open(Gguf *g, const char *path) {
     memset(g, 0, sizeof *g);
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
@@ -389,7 +389,7 @@ int gguf_open(Gguf *g, const char *path) {
         scpt_set_error("%s: cannot map: %s", path, strerror(errno));
         return -1;
     }
-    if (gguf_parse(g, map, size, path) != 0) {
+    if (gguf_file_parse(g, map, size, path) != 0) {
         if (map) munmap(map, size);
         return -1;
     }
@@ -398,7 +398,7 @@ int gguf_open(Gguf *g, const char *path) {
     return 0;
 }
 
-void gguf_free(Gguf *g) {
+void gguf_file_free(Gguf *g) {
     for (int i = 0; i < g->n_kv; i++) kv_clear(&g->kv[i]);
     free(g->kv);
     free(g->tensors);
@@ -406,13 +406,13 @@ void gguf_free(Gguf *g) {
     memset(g, 0, sizeof *g);
 }
 
-const GgufKV *gguf_find(const Gguf *g, const char *key) {
+const GgufKV *gguf_file_find(const Gguf *g, const char *key) {
     for (int i = 0; i < g->n_kv; i++)
         if (strcmp(g->kv[i].key, key) == 0) return &g->kv[i];
     return NULL;
 }
 
-const GgufTensor *gguf_find_tensor(const Gguf *g, const char *name) {
+const GgufTensor *gguf_file_find_tensor(const Gguf *g, const char *name) {
     for (int i = 0; i < g->n_tensors; i++)
         if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
     return NULL;
@@ -420,10 +420,10 @@ const GgufTensor *gguf_find_tensor(const Gguf *g, const char *name) {
 
 // ---- building -----------------------------------------------------------------------
 
-void gguf_init(Gguf *g) {
+void gguf_file_init(Gguf *g) {
     memset(g, 0, sizeof *g);
     g->version = 3;
-    g->alignment = GGUF_DEFAULT_ALIGNMENT;
+    g->alignment = GGUF_FILE_ALIGNMENT;
 }
 
 // the KV named key, emptied for a new value (appended when absent)
@@ -444,7 +444,7 @@ static GgufKV *kv_slot(Gguf *g, const char *key) {
     return kv;
 }
 
-void gguf_set_scalar(Gguf *g, const char *key, GgufType type, const void *value) {
+void gguf_file_set_scalar(Gguf *g, const char *key, GgufType type, const void *value) {
     GgufKV *kv = kv_slot(g, key);
     kv->type = type;
     if (type == GGUF_STRING) {
@@ -455,9 +455,9 @@ void gguf_set_scalar(Gguf *g, const char *key, GgufType type, const void *value)
     }
 }
 
-void gguf_set_u32(Gguf *g, const char *key, uint32_t v) { gguf_set_scalar(g, key, GGUF_UINT32, &v); }
-void gguf_set_f32(Gguf *g, const char *key, float v) { gguf_set_scalar(g, key, GGUF_FLOAT32, &v); }
-void gguf_set_str(Gguf *g, const char *key, const char *s) { gguf_set_scalar(g, key, GGUF_STRING, s); }
+void gguf_file_set_u32(Gguf *g, const char *key, uint32_t v) { gguf_file_set_scalar(g, key, GGUF_UINT32, &v); }
+void gguf_file_set_f32(Gguf *g, const char *key, float v) { gguf_file_set_scalar(g, key, GGUF_FLOAT32, &v); }
+void gguf_file_set_str(Gguf *g, const char *key, const char *s) { gguf_file_set_scalar(g, key, GGUF_STRING, s); }
 
 static void set_string_array(GgufKV *kv, uint64_t n, const char *const *strs, const uint64_t *lens) {
     kv->strs = xcalloc(n, sizeof *kv->strs);
@@ -470,7 +470,7 @@ static void set_string_array(GgufKV *kv, uint64_t n, const char *const *strs, co
     }
 }
 
-void gguf_set_array(Gguf *g, const char *key, GgufType elem_type, uint64_t n, const void *values) {
+void gguf_file_set_array(Gguf *g, const char *key, GgufType elem_type, uint64_t n, const void *values) {
     GgufKV *kv = kv_slot(g, key);
     kv->type = GGUF_ARRAY;
     kv->elem_type = elem_type;
@@ -483,7 +483,7 @@ void gguf_set_array(Gguf *g, const char *key, GgufType elem_type, uint64_t n, co
     }
 }
 
-void gguf_copy_kv(Gguf *g, const GgufKV *src) {
+void gguf_file_copy_kv(Gguf *g, const GgufKV *src) {
     GgufKV *kv = kv_slot(g, src->key);
     kv->type = src->type;
     kv->elem_type = src->elem_type;
@@ -500,13 +500,13 @@ void gguf_copy_kv(Gguf *g, const GgufKV *src) {
     if (src->strs) set_string_array(kv, src->n, (const char *const *)src->strs, src->lens);
 }
 
-int gguf_add_tensor(Gguf *g, const char *name, GgmlType type, uint32_t n_dims,
+int gguf_file_add_tensor(Gguf *g, const char *name, GgmlType type, uint32_t n_dims,
                     const uint64_t *ne, const void *data) {
     if (strlen(name) == 0 || strlen(name) >= GGUF_MAX_NAME || n_dims < 1 || n_dims > GGUF_MAX_DIMS) {
         scpt_set_error("tensor %s: bad name or %u dimensions", name, n_dims);
         return -1;
     }
-    if (gguf_find_tensor(g, name)) {
+    if (gguf_file_find_tensor(g, name)) {
         scpt_set_error("tensor %s: added twice", name);
         return -1;
     }
@@ -576,9 +576,9 @@ static void put_padding(FILE *f, uint64_t *pos, uint32_t alignment) {
     *pos += pad;
 }
 
-int gguf_write(const Gguf *g, const char *path) {
-    uint32_t alignment = GGUF_DEFAULT_ALIGNMENT;
-    const GgufKV *al = gguf_find(g, "general.alignment");
+int gguf_file_write(const Gguf *g, const char *path) {
+    uint32_t alignment = GGUF_FILE_ALIGNMENT;
+    const GgufKV *al = gguf_file_find(g, "general.alignment");
     if (al) {
         if (al->type != GGUF_UINT32 || al->v.u == 0 || (al->v.u & (al->v.u - 1)) != 0) {
             scpt_set_error("%s: general.alignment must be a uint32 power of two", path);

@@ -89,15 +89,15 @@ static int set_tokenizer_json(Gguf *g, const char *path, int vocab_size) {
         }
     }
     if (bos < 0) bos = eos;
-    gguf_set_str(g, "tokenizer.ggml.model", "gpt2");
-    gguf_set_str(g, "tokenizer.ggml.pre", llama3 ? "llama-bpe" : "gpt-2");
-    gguf_set_array(g, "tokenizer.ggml.tokens", GGUF_STRING, vocab_size, tokens);
-    gguf_set_array(g, "tokenizer.ggml.token_type", GGUF_INT32, vocab_size, types);
-    gguf_set_array(g, "tokenizer.ggml.merges", GGUF_STRING, k, merge_strs);
-    if (bos >= 0) gguf_set_u32(g, "tokenizer.ggml.bos_token_id", bos);
-    if (eos >= 0) gguf_set_u32(g, "tokenizer.ggml.eos_token_id", eos);
+    gguf_file_set_str(g, "tokenizer.ggml.model", "gpt2");
+    gguf_file_set_str(g, "tokenizer.ggml.pre", llama3 ? "llama-bpe" : "gpt-2");
+    gguf_file_set_array(g, "tokenizer.ggml.tokens", GGUF_STRING, vocab_size, tokens);
+    gguf_file_set_array(g, "tokenizer.ggml.token_type", GGUF_INT32, vocab_size, types);
+    gguf_file_set_array(g, "tokenizer.ggml.merges", GGUF_STRING, k, merge_strs);
+    if (bos >= 0) gguf_file_set_u32(g, "tokenizer.ggml.bos_token_id", bos);
+    if (eos >= 0) gguf_file_set_u32(g, "tokenizer.ggml.eos_token_id", eos);
     uint8_t add_bos = llama3;
-    gguf_set_scalar(g, "tokenizer.ggml.add_bos_token", GGUF_BOOL, &add_bos);
+    gguf_file_set_scalar(g, "tokenizer.ggml.add_bos_token", GGUF_BOOL, &add_bos);
     rc = 0;
 done:
     for (int i = 0; i < vocab_size; i++) free(tokens[i]);
@@ -112,8 +112,8 @@ done:
 // the tokenizer.* keys of another GGUF file (e.g. llama.cpp's models/ggml-vocab-*.gguf)
 static int copy_tokenizer_gguf(Gguf *g, const char *path, int vocab_size) {
     Gguf src;
-    if (gguf_open(&src, path) != 0) return -1;
-    const GgufKV *tokens = gguf_find(&src, "tokenizer.ggml.tokens");
+    if (gguf_file_open(&src, path) != 0) return -1;
+    const GgufKV *tokens = gguf_file_find(&src, "tokenizer.ggml.tokens");
     int rc = 0;
     if (!tokens || tokens->type != GGUF_ARRAY || tokens->n != (uint64_t)vocab_size) {
         scpt_set_error("%s: tokenizer.ggml.tokens has %llu tokens; the model has %d", path,
@@ -121,8 +121,8 @@ static int copy_tokenizer_gguf(Gguf *g, const char *path, int vocab_size) {
         rc = -1;
     }
     for (int i = 0; rc == 0 && i < src.n_kv; i++)
-        if (strncmp(src.kv[i].key, "tokenizer.", 10) == 0) gguf_copy_kv(g, &src.kv[i]);
-    gguf_free(&src);
+        if (strncmp(src.kv[i].key, "tokenizer.", 10) == 0) gguf_file_copy_kv(g, &src.kv[i]);
+    gguf_file_free(&src);
     return rc;
 }
 
@@ -149,30 +149,30 @@ static float *rope_factors(const ModelConfig *c) {
 
 static void set_model_keys(Gguf *g, const ModelConfig *c, GgmlType type) {
     char k[128];
-    gguf_set_str(g, "general.architecture", arch_name(c));
-    gguf_set_str(g, "general.name", "scpt");
-    gguf_set_u32(g, "general.file_type", type == GGML_F32 ? 0 : type == GGML_F16 ? 1 : 32);
-    gguf_set_u32(g, "general.alignment", GGUF_DEFAULT_ALIGNMENT);
-    key(k, sizeof k, c, "context_length"), gguf_set_u32(g, k, c->max_seq_len);
-    key(k, sizeof k, c, "embedding_length"), gguf_set_u32(g, k, c->n_embd);
-    key(k, sizeof k, c, "block_count"), gguf_set_u32(g, k, c->n_layer);
-    key(k, sizeof k, c, "feed_forward_length"), gguf_set_u32(g, k, c->ffn_hidden);
-    key(k, sizeof k, c, "attention.head_count"), gguf_set_u32(g, k, c->n_head);
-    key(k, sizeof k, c, "attention.head_count_kv"), gguf_set_u32(g, k, c->n_kv_head);
-    key(k, sizeof k, c, "vocab_size"), gguf_set_u32(g, k, c->vocab_size);
-    gguf_set_u32(g, "scpt.padded_vocab_size", c->padded_vocab_size);
+    gguf_file_set_str(g, "general.architecture", arch_name(c));
+    gguf_file_set_str(g, "general.name", "scpt");
+    gguf_file_set_u32(g, "general.file_type", type == GGML_F32 ? 0 : type == GGML_F16 ? 1 : 32);
+    gguf_file_set_u32(g, "general.alignment", GGUF_FILE_ALIGNMENT);
+    key(k, sizeof k, c, "context_length"), gguf_file_set_u32(g, k, c->max_seq_len);
+    key(k, sizeof k, c, "embedding_length"), gguf_file_set_u32(g, k, c->n_embd);
+    key(k, sizeof k, c, "block_count"), gguf_file_set_u32(g, k, c->n_layer);
+    key(k, sizeof k, c, "feed_forward_length"), gguf_file_set_u32(g, k, c->ffn_hidden);
+    key(k, sizeof k, c, "attention.head_count"), gguf_file_set_u32(g, k, c->n_head);
+    key(k, sizeof k, c, "attention.head_count_kv"), gguf_file_set_u32(g, k, c->n_kv_head);
+    key(k, sizeof k, c, "vocab_size"), gguf_file_set_u32(g, k, c->vocab_size);
+    gguf_file_set_u32(g, "scpt.padded_vocab_size", c->padded_vocab_size);
     if (c->arch == ARCH_GPT2) {
-        key(k, sizeof k, c, "attention.layer_norm_epsilon"), gguf_set_f32(g, k, c->norm_eps);
+        key(k, sizeof k, c, "attention.layer_norm_epsilon"), gguf_file_set_f32(g, k, c->norm_eps);
         return;
     }
-    key(k, sizeof k, c, "attention.layer_norm_rms_epsilon"), gguf_set_f32(g, k, c->norm_eps);
-    key(k, sizeof k, c, "rope.freq_base"), gguf_set_f32(g, k, c->rope_theta);
-    key(k, sizeof k, c, "rope.dimension_count"), gguf_set_u32(g, k, head_size(c));
+    key(k, sizeof k, c, "attention.layer_norm_rms_epsilon"), gguf_file_set_f32(g, k, c->norm_eps);
+    key(k, sizeof k, c, "rope.freq_base"), gguf_file_set_f32(g, k, c->rope_theta);
+    key(k, sizeof k, c, "rope.dimension_count"), gguf_file_set_u32(g, k, head_size(c));
     if (c->rope_scale > 1) {   // llama.cpp reads the rope_freqs tensor; these keys are for our reader
-        gguf_set_f32(g, "scpt.rope.scale", c->rope_scale);
-        gguf_set_f32(g, "scpt.rope.low_freq_factor", c->rope_low_freq_factor);
-        gguf_set_f32(g, "scpt.rope.high_freq_factor", c->rope_high_freq_factor);
-        gguf_set_u32(g, "scpt.rope.original_context", c->rope_original_context);
+        gguf_file_set_f32(g, "scpt.rope.scale", c->rope_scale);
+        gguf_file_set_f32(g, "scpt.rope.low_freq_factor", c->rope_low_freq_factor);
+        gguf_file_set_f32(g, "scpt.rope.high_freq_factor", c->rope_high_freq_factor);
+        gguf_file_set_u32(g, "scpt.rope.original_context", c->rope_original_context);
     }
 }
 
@@ -189,7 +189,7 @@ int gguf_export(const Model *m, const char *path, GgmlType type, const char *tok
         return -1;
     }
     Gguf g;
-    gguf_init(&g);
+    gguf_file_init(&g);
     set_model_keys(&g, c, type);
     int rc = 0;
     if (tokenizer)
@@ -207,27 +207,27 @@ int gguf_export(const Model *m, const char *path, GgmlType type, const char *tok
         bufs[i] = tt == GGML_F32 ? (void *)f : (void *)to_half(f, count, tt == GGML_BF16);
         uint64_t ne[2];
         gguf_ne(t, ne);
-        rc = gguf_add_tensor(&g, t->name, tt, t->ndim, ne, bufs[i]);
+        rc = gguf_file_add_tensor(&g, t->name, tt, t->ndim, ne, bufs[i]);
     }
     float *factors = NULL;
     if (rc == 0 && c->arch == ARCH_LLAMA && c->rope_scale > 1) {
         factors = rope_factors(c);
         uint64_t ne[1] = {(uint64_t)head_size(c) / 2};
-        rc = gguf_add_tensor(&g, "rope_freqs.weight", GGML_F32, 1, ne, factors);
+        rc = gguf_file_add_tensor(&g, "rope_freqs.weight", GGML_F32, 1, ne, factors);
     }
-    if (rc == 0) rc = gguf_write(&g, path);
+    if (rc == 0) rc = gguf_file_write(&g, path);
     for (int i = 0; i < n; i++) free(bufs[i]);
     free(bufs);
     free(factors);
     free(map);
-    gguf_free(&g);
+    gguf_file_free(&g);
     return rc;
 }
 
 // ---- import -----------------------------------------------------------------------
 
 static int get_u32(const Gguf *g, const char *k, int *out, int required, const char *path) {
-    const GgufKV *kv = gguf_find(g, k);
+    const GgufKV *kv = gguf_file_find(g, k);
     if (kv && kv->type != GGUF_ARRAY && kv->type != GGUF_STRING && kv->type != GGUF_FLOAT32 &&
         kv->type != GGUF_FLOAT64) {
         *out = (int)kv->v.u;
@@ -239,7 +239,7 @@ static int get_u32(const Gguf *g, const char *k, int *out, int required, const c
 }
 
 static int get_f32(const Gguf *g, const char *k, float *out, int required, const char *path) {
-    const GgufKV *kv = gguf_find(g, k);
+    const GgufKV *kv = gguf_file_find(g, k);
     if (kv && (kv->type == GGUF_FLOAT32 || kv->type == GGUF_FLOAT64)) {
         *out = (float)kv->v.f;
         return 0;
@@ -251,7 +251,7 @@ static int get_f32(const Gguf *g, const char *k, float *out, int required, const
 
 static int read_config(const Gguf *g, ModelConfig *c, const char *path) {
     memset(c, 0, sizeof *c);
-    const GgufKV *arch = gguf_find(g, "general.architecture");
+    const GgufKV *arch = gguf_file_find(g, "general.architecture");
     if (!arch || arch->type != GGUF_STRING) {
         scpt_set_error("%s: no general.architecture string", path);
         return -1;
@@ -262,14 +262,14 @@ static int read_config(const Gguf *g, ModelConfig *c, const char *path) {
         scpt_set_error("%s: architecture '%s' is not supported (gpt2, llama)", path, arch->str);
         return -1;
     }
-    const GgufTensor *emb = gguf_find_tensor(g, "token_embd.weight");
+    const GgufTensor *emb = gguf_file_find_tensor(g, "token_embd.weight");
     if (!emb || emb->n_dims != 2) {
         scpt_set_error("%s: tensor token_embd.weight is %s", path, emb ? "not 2-dimensional" : "missing");
         return -1;
     }
     c->vocab_size = (int)emb->ne[1];
     c->padded_vocab_size = round_up_vocab(c->vocab_size);
-    c->tied_embeddings = gguf_find_tensor(g, "output.weight") == NULL;
+    c->tied_embeddings = gguf_file_find_tensor(g, "output.weight") == NULL;
     c->rope_theta = c->arch == ARCH_LLAMA ? 10000 : 0;   // llama.cpp's default when the key is absent
     char k[128];
     int rc = 0;
@@ -291,7 +291,7 @@ static int read_config(const Gguf *g, ModelConfig *c, const char *path) {
 #undef U32
 #undef F32
     if (rc == 0) rc = get_u32(g, "scpt.padded_vocab_size", &c->padded_vocab_size, 0, path);
-    if (rc == 0 && gguf_find_tensor(g, "rope_freqs.weight")) {
+    if (rc == 0 && gguf_file_find_tensor(g, "rope_freqs.weight")) {
         if (get_f32(g, "scpt.rope.scale", &c->rope_scale, 1, path) ||
             get_f32(g, "scpt.rope.low_freq_factor", &c->rope_low_freq_factor, 1, path) ||
             get_f32(g, "scpt.rope.high_freq_factor", &c->rope_high_freq_factor, 1, path) ||
@@ -303,15 +303,15 @@ static int read_config(const Gguf *g, ModelConfig *c, const char *path) {
 
 int gguf_read_config(const char *path, ModelConfig *cfg) {
     Gguf g;
-    if (gguf_open(&g, path) != 0) return -1;
+    if (gguf_file_open(&g, path) != 0) return -1;
     int rc = read_config(&g, cfg, path);
-    gguf_free(&g);
+    gguf_file_free(&g);
     return rc;
 }
 
 int gguf_load(const char *path, Model *m) {
     Gguf g;
-    if (gguf_open(&g, path) != 0) return -1;
+    if (gguf_file_open(&g, path) != 0) return -1;
     int n, rc = 0;
     TensorMap *map = tensor_map(m, NAMES_GGUF, &n);
     memset(m->params, 0, m->num_params * sizeof(real));
@@ -319,7 +319,7 @@ int gguf_load(const char *path, Model *m) {
     uint64_t ne[2];
     for (int i = 0; rc == 0 && i < n; i++) {
         const TensorMap *t = &map[i];
-        const GgufTensor *src = gguf_find_tensor(&g, t->name);
+        const GgufTensor *src = gguf_file_find_tensor(&g, t->name);
         if (!src) {
             scpt_set_error("%s: tensor %s is missing", path, t->name);
             rc = -1;
@@ -347,6 +347,6 @@ int gguf_load(const char *path, Model *m) {
     }
     free(buf);
     free(map);
-    gguf_free(&g);
+    gguf_file_free(&g);
     return rc;
 }

@@ -2,7 +2,7 @@
 // (dev/fuzz_readers.c) and the corpus replay in make test (test/test_fuzz_replay.c).
 //   safetensors: the input as DIR/model.safetensors of a tiny Llama's folder, read
 //                through st_open and the Hugging Face importer;
-//   gguf:        gguf_parse on the bytes, then, from a file, our GGUF model reader
+//   gguf:        gguf_file_parse on the bytes, then, from a file, our GGUF model reader
 //                when the config it names is small.
 // Each must return (an error or success), never crash, leak or read out of bounds.
 #ifndef SCPT_FUZZ_HARNESS_H
@@ -61,8 +61,8 @@ static int fuzz_safetensors(const uint8_t *data, size_t size) {
 
 static int fuzz_gguf(const uint8_t *data, size_t size) {
     Gguf g;
-    if (gguf_parse(&g, data, size, "fuzz.gguf") != 0) return -1;
-    gguf_free(&g);
+    if (gguf_file_parse(&g, data, size, "fuzz.gguf") != 0) return -1;
+    gguf_file_free(&g);
     char path[256];
     snprintf(path, sizeof path, "%s/model.gguf", fuzz_dir);
     fuzz_write(path, data, size);

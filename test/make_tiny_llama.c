@@ -34,7 +34,7 @@ static void add(Gguf *g, const char *name, GgmlType type, uint64_t ne0, uint64_t
         for (uint64_t i = 0; i < n; i++) f[i] = scale > 0 ? uniform_pm(scale) : 1.0f;   // norms: 1
         data = f;
     }
-    if (gguf_add_tensor(g, name, type, ne1 > 1 ? 2 : 1, ne, data) != 0) die("%s", scpt_error());
+    if (gguf_file_add_tensor(g, name, type, ne1 > 1 ? 2 : 1, ne, data) != 0) die("%s", scpt_error());
     keep[n_keep++] = data;
 }
 
@@ -46,31 +46,31 @@ int main(int argc, char **argv) {
     if (n_embd < 16 || n_embd % (2 * n_head) || n_layer < 1 || n_layer > 8) die("bad n_embd or n_layer");
 
     Gguf vocab;
-    if (gguf_open(&vocab, argv[1]) != 0) die("%s", scpt_error());
-    const GgufKV *tokens = gguf_find(&vocab, "tokenizer.ggml.tokens");
+    if (gguf_file_open(&vocab, argv[1]) != 0) die("%s", scpt_error());
+    const GgufKV *tokens = gguf_file_find(&vocab, "tokenizer.ggml.tokens");
     if (!tokens || tokens->type != GGUF_ARRAY || tokens->elem_type != GGUF_STRING)
         die("%s: no tokenizer.ggml.tokens string array", argv[1]);
     uint32_t n_vocab = (uint32_t)tokens->n;
 
     Gguf g;
-    gguf_init(&g);
-    gguf_set_str(&g, "general.architecture", "llama");
-    gguf_set_str(&g, "general.name", "scpt-tiny-random-llama");
-    gguf_set_u32(&g, "general.alignment", 32);
-    gguf_set_u32(&g, "llama.context_length", n_ctx);
-    gguf_set_u32(&g, "llama.embedding_length", n_embd);
-    gguf_set_u32(&g, "llama.block_count", n_layer);
-    gguf_set_u32(&g, "llama.feed_forward_length", n_ff);
-    gguf_set_u32(&g, "llama.attention.head_count", n_head);
-    gguf_set_u32(&g, "llama.attention.head_count_kv", n_head);
-    gguf_set_u32(&g, "llama.rope.dimension_count", n_embd / n_head);
-    gguf_set_u32(&g, "llama.vocab_size", n_vocab);
-    gguf_set_f32(&g, "llama.rope.freq_base", 10000.0f);
-    gguf_set_f32(&g, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    gguf_file_init(&g);
+    gguf_file_set_str(&g, "general.architecture", "llama");
+    gguf_file_set_str(&g, "general.name", "scpt-tiny-random-llama");
+    gguf_file_set_u32(&g, "general.alignment", 32);
+    gguf_file_set_u32(&g, "llama.context_length", n_ctx);
+    gguf_file_set_u32(&g, "llama.embedding_length", n_embd);
+    gguf_file_set_u32(&g, "llama.block_count", n_layer);
+    gguf_file_set_u32(&g, "llama.feed_forward_length", n_ff);
+    gguf_file_set_u32(&g, "llama.attention.head_count", n_head);
+    gguf_file_set_u32(&g, "llama.attention.head_count_kv", n_head);
+    gguf_file_set_u32(&g, "llama.rope.dimension_count", n_embd / n_head);
+    gguf_file_set_u32(&g, "llama.vocab_size", n_vocab);
+    gguf_file_set_f32(&g, "llama.rope.freq_base", 10000.0f);
+    gguf_file_set_f32(&g, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
     for (int i = 0; i < vocab.n_kv; i++)
-        if (strncmp(vocab.kv[i].key, "tokenizer.", 10) == 0) gguf_copy_kv(&g, &vocab.kv[i]);
+        if (strncmp(vocab.kv[i].key, "tokenizer.", 10) == 0) gguf_file_copy_kv(&g, &vocab.kv[i]);
     // a plain role/content template; llama-server renders it with its Jinja engine
-    gguf_set_str(&g, "tokenizer.chat_template",
+    gguf_file_set_str(&g, "tokenizer.chat_template",
                  "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
                  "{% if add_generation_prompt %}<|assistant|>\n{% endif %}");
 
@@ -95,11 +95,11 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "blk.%u.ffn_down.weight", l);
         add(&g, name, GGML_F32, n_ff, n_embd, s);
     }
-    if (gguf_write(&g, argv[2]) != 0) die("%s", scpt_error());
+    if (gguf_file_write(&g, argv[2]) != 0) die("%s", scpt_error());
     printf("%s: llama n_embd %u n_layer %u n_vocab %u, %d tensors\n", argv[2], n_embd, n_layer,
            n_vocab, g.n_tensors);
     for (int i = 0; i < n_keep; i++) free(keep[i]);
-    gguf_free(&g);
-    gguf_free(&vocab);
+    gguf_file_free(&g);
+    gguf_file_free(&vocab);
     return 0;
 }

@@ -87,15 +87,15 @@ static void test_rope_scaling_round_trip(void) {
         model_free(&back);
     }
     Gguf g;
-    CHECK(gguf_open(&g, tmp("scaled.gguf")) == 0, "%s", scpt_error());
-    const GgufTensor *f = gguf_find_tensor(&g, "rope_freqs.weight");
+    CHECK(gguf_file_open(&g, tmp("scaled.gguf")) == 0, "%s", scpt_error());
+    const GgufTensor *f = gguf_file_find_tensor(&g, "rope_freqs.weight");
     CHECK(f && f->ne[0] == (uint64_t)head_size(&c) / 2, "rope_freqs.weight missing or mis-sized");
     if (f) {   // highest frequency untouched, lowest divided by the factor
         const float *v = f->data;
         CHECK_NEAR(v[0], 1, 0, "factor of the highest frequency");
         CHECK_NEAR(v[f->ne[0] - 1], 8, 0, "factor of the lowest frequency");
     }
-    gguf_free(&g);
+    gguf_file_free(&g);
     model_free(&m);
 }
 
@@ -335,33 +335,33 @@ static void test_bad_gguf(void) {
     CHECK(gguf_export(&m, tmp("good.gguf"), GGML_F32, NULL) == 0, "%s", scpt_error());
     CHECK(gguf_export(&other, tmp("wide.gguf"), GGML_F32, NULL) == 0, "%s", scpt_error());
     // wide.gguf with good.gguf's keys: feed_forward_length 48 but 64-row tensors
-    CHECK(gguf_open(&g, tmp("wide.gguf")) == 0, "%s", scpt_error());
+    CHECK(gguf_file_open(&g, tmp("wide.gguf")) == 0, "%s", scpt_error());
     Gguf out;
-    gguf_init(&out);
-    for (int i = 0; i < g.n_kv; i++) gguf_copy_kv(&out, &g.kv[i]);
-    gguf_set_u32(&out, "llama.feed_forward_length", 48);
+    gguf_file_init(&out);
+    for (int i = 0; i < g.n_kv; i++) gguf_file_copy_kv(&out, &g.kv[i]);
+    gguf_file_set_u32(&out, "llama.feed_forward_length", 48);
     for (int i = 0; i < g.n_tensors; i++) {
         const GgufTensor *t = &g.tensors[i];
         if (strcmp(t->name, "blk.0.attn_k.weight") != 0)
-            CHECK(gguf_add_tensor(&out, t->name, t->type, t->n_dims, t->ne, t->data) == 0, "%s", scpt_error());
+            CHECK(gguf_file_add_tensor(&out, t->name, t->type, t->n_dims, t->ne, t->data) == 0, "%s", scpt_error());
     }
-    CHECK(gguf_write(&out, tmp("bad.gguf")) == 0, "%s", scpt_error());
-    gguf_free(&out);
+    CHECK(gguf_file_write(&out, tmp("bad.gguf")) == 0, "%s", scpt_error());
+    gguf_file_free(&out);
     CHECK_IMPORT_FAILS(tmp("bad.gguf"), "bad.gguf", "tensor blk.0.attn_k.weight is missing");
-    gguf_init(&out);
-    for (int i = 0; i < g.n_kv; i++) gguf_copy_kv(&out, &g.kv[i]);
-    gguf_set_u32(&out, "llama.feed_forward_length", 48);
+    gguf_file_init(&out);
+    for (int i = 0; i < g.n_kv; i++) gguf_file_copy_kv(&out, &g.kv[i]);
+    gguf_file_set_u32(&out, "llama.feed_forward_length", 48);
     for (int i = 0; i < g.n_tensors; i++) {
         const GgufTensor *t = &g.tensors[i];
-        CHECK(gguf_add_tensor(&out, t->name, t->type, t->n_dims, t->ne, t->data) == 0, "%s", scpt_error());
+        CHECK(gguf_file_add_tensor(&out, t->name, t->type, t->n_dims, t->ne, t->data) == 0, "%s", scpt_error());
     }
-    CHECK(gguf_write(&out, tmp("bad.gguf")) == 0, "%s", scpt_error());
+    CHECK(gguf_file_write(&out, tmp("bad.gguf")) == 0, "%s", scpt_error());
     CHECK_IMPORT_FAILS(tmp("bad.gguf"), "bad.gguf", "tensor blk.0.ffn_gate.weight has ne [32, 64], expected [32, 48]");
-    gguf_set_str(&out, "general.architecture", "falcon");
-    CHECK(gguf_write(&out, tmp("bad.gguf")) == 0, "%s", scpt_error());
+    gguf_file_set_str(&out, "general.architecture", "falcon");
+    CHECK(gguf_file_write(&out, tmp("bad.gguf")) == 0, "%s", scpt_error());
     CHECK_IMPORT_FAILS(tmp("bad.gguf"), "bad.gguf", "architecture 'falcon' is not supported");
-    gguf_free(&out);
-    gguf_free(&g);
+    gguf_file_free(&out);
+    gguf_file_free(&g);
     CHECK(truncate(tmp("good.gguf"), 1000) == 0, "truncate");
     CHECK_IMPORT_FAILS(tmp("good.gguf"), "good.gguf", "");
     model_free(&other);
@@ -383,14 +383,14 @@ static void test_tokenizer(void) {
     free(found);
     CHECK(gguf_export(&m, tmp("tok.gguf"), GGML_F32, tok) == 0, "%s", scpt_error());
     Gguf g;
-    CHECK(gguf_open(&g, tmp("tok.gguf")) == 0, "%s", scpt_error());
-    const GgufKV *tokens = gguf_find(&g, "tokenizer.ggml.tokens"), *merges = gguf_find(&g, "tokenizer.ggml.merges");
-    const GgufKV *eos = gguf_find(&g, "tokenizer.ggml.eos_token_id"), *pre = gguf_find(&g, "tokenizer.ggml.pre");
+    CHECK(gguf_file_open(&g, tmp("tok.gguf")) == 0, "%s", scpt_error());
+    const GgufKV *tokens = gguf_file_find(&g, "tokenizer.ggml.tokens"), *merges = gguf_file_find(&g, "tokenizer.ggml.merges");
+    const GgufKV *eos = gguf_file_find(&g, "tokenizer.ggml.eos_token_id"), *pre = gguf_file_find(&g, "tokenizer.ggml.pre");
     CHECK(tokens && tokens->n == FIXTURE_VOCAB && strcmp(tokens->strs[256], "\xC4\xA0t") == 0, "tokens");
     CHECK(merges && merges->n == 2 && strcmp(merges->strs[1], "h e") == 0, "merges");
     CHECK(eos && eos->v.u == 258, "eos");
     CHECK(pre && strcmp(pre->str, "gpt-2") == 0, "pre");
-    gguf_free(&g);
+    gguf_file_free(&g);
     // a vocabulary larger than the model's
     m.config.vocab_size = 100;
     CHECK(gguf_export(&m, tmp("small.gguf"), GGML_F32, tok) != 0 && strstr(scpt_error(), "tokenizer.json") &&
