@@ -100,15 +100,21 @@ int main(int argc, char **argv) {
         }
         if (fit_mixexp(m[i].n, m[i].acc, m[i].count, &x) == 0) {
             for (int k = 0; k < m[i].count; k++) err_x = fmax(err_x, fabs(mixexp_at(&x, m[i].n[k]) - m[i].acc[k]));
-            cJSON *c = cJSON_AddObjectToObject(o, "mixexp");
-            cJSON_AddNumberToObject(c, "a0", x.a0), cJSON_AddNumberToObject(c, "c1", x.c1);
-            cJSON_AddNumberToObject(c, "t1", x.t1), cJSON_AddNumberToObject(c, "c2", x.c2);
-            cJSON_AddNumberToObject(c, "t2", x.t2), cJSON_AddNumberToObject(c, "max_abs_err", err_x);
-            if (gp)
-                fprintf(g.f, "mix_%s(x) = %.17g + %.17g*(1-exp(-x/%.17g)) + %.17g*(1-exp(-x/%.17g))\n", id, x.a0, x.c1,
-                        x.t1, x.c2, x.t2);
-            printf("%-12s mixture     a0 %.4f c1 %.4f t1 %.3g c2 %.4f t2 %.3g  max |err| %.4f\n", m[i].name, x.a0,
-                   x.c1, x.t1, x.c2, x.t2, err_x);
+            cJSON *c = cJSON_AddObjectToObject(o, "mixexp"), *rates = cJSON_AddArrayToObject(c, "rates");
+            cJSON_AddNumberToObject(c, "a0", x.a0);
+            if (gp) fprintf(g.f, "mix_%s(x) = %.17g", id, x.a0);
+            printf("%-12s mixture     acc = %.4f", m[i].name, x.a0);
+            for (int r = 0; r < MIXEXP_RATES; r++) {
+                if (x.c[r] == 0) continue;
+                cJSON *rate = cJSON_CreateObject();
+                cJSON_AddNumberToObject(rate, "c", x.c[r]), cJSON_AddNumberToObject(rate, "t", x.t[r]);
+                cJSON_AddItemToArray(rates, rate);
+                if (gp) fprintf(g.f, " + %.17g*(1-exp(-x/%.17g))", x.c[r], x.t[r]);
+                printf(" + %.4f (1 - e^(-n/%.3g))", x.c[r], x.t[r]);
+            }
+            cJSON_AddNumberToObject(c, "max_abs_err", err_x);
+            if (gp) fprintf(g.f, "\n");
+            printf("  max |err| %.4f\n", err_x);
         }
     }
     if (gp && atomic_commit(&g) != 0) die("%s", scpt_error());
