@@ -4,25 +4,13 @@
 # GPT-2 vocabulary, llama-server serves it, and a chat completion comes back.
 set -u
 cd "$(dirname "$0")/.."
-bin=${SCPT_BIN:-.}
-make_shards=$bin/test/make_shards
-[ "$bin" = . ] && make_shards=build/test/make_shards
+. test/check.sh
+make_shards=$(helper make_shards)
 cache=${SCPT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scpt}
-if [ -n "${SCPT_SANITIZED:-}" ]; then   # convert and train under ASan: test_convert.sh covers them
-    echo "  skipped: the sanitized run (8 s of llama-server for no sanitized code)"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
-fi
-if [ ! -x "$cache/llama.cpp/build/bin/llama-server" ]; then
-    echo "  skipped: llama-server is not built (scripts/setup.d/llama_server.sh)"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
-fi
-tmp=$(mktemp -d /tmp/scpt_test_bootstrap_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+# convert and train under ASan: test_convert.sh covers them
+[ -n "${SCPT_SANITIZED:-}" ] && skip_all "the sanitized run (8 s of llama-server for no sanitized code)"
+[ -x "$cache/llama.cpp/build/bin/llama-server" ] || skip_all "llama-server is not built (scripts/setup.d/llama_server.sh)"
+scratch test_bootstrap
 
 $make_shards "$tmp/train" 1 2000 50257 1 >/dev/null || { echo "cannot make shards"; exit 1; }
 $bin/train --model gpt2-demo --train "$tmp/train_*.bin" --val "" --batch 1 --seq 16 --steps 1 --warmup 1 \
@@ -40,5 +28,4 @@ if grep -q '"choices"' "$tmp/boot/entigraph.jsonl" 2>/dev/null; then
 else
     bad "no completion in the output: $(head -c 300 "$tmp/boot/entigraph.jsonl" 2>/dev/null)"
 fi
-echo "$pass passed, $fail failed, 0 skipped"
-[ "$fail" = 0 ]
+finish

@@ -5,14 +5,10 @@
 # with the file named. SCPT_BIN selects the build (repo root or build/asan).
 set -u
 cd "$(dirname "$0")/.."
-bin=${SCPT_BIN:-.}
-make_shards=$bin/test/make_shards
-[ "$bin" = . ] && make_shards=build/test/make_shards
-tmp=$(mktemp -d /tmp/scpt_test_convert_sh_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
+. test/check.sh
+make_shards=$(helper make_shards)
+scratch test_convert_sh
+# check, with the command's last lines when it fails
 check() { local name=$1; shift; if "$@" >"$tmp/log" 2>&1; then ok "$name"; else bad "$name: $(tail -n 3 "$tmp/log")"; fi; }
 fails_with() { # name, expected message, command...
     local name=$1 want=$2; shift 2
@@ -45,5 +41,4 @@ mkdir -p "$tmp/bert" && echo '{"model_type": "bert"}' >"$tmp/bert/config.json"
 fails_with "unsupported architecture" "model_type 'bert' is not supported" $bin/train --init "$tmp/bert" "${common[@]}" --out "$tmp/run4"
 printf 'GGUF\003\0\0\0' >"$tmp/short.gguf"
 fails_with "truncated GGUF" "short.gguf" $bin/convert --in "$tmp/short.gguf" --out "$tmp/x"
-echo "$pass passed, $fail failed, 0 skipped"
-[ "$fail" = 0 ]
+finish

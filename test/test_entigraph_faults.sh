@@ -8,19 +8,13 @@
 # written exactly once or reported failed.
 set -u
 cd "$(dirname "$0")/.."
-bin=${SCPT_BIN:-.}
+. test/check.sh
 entigraph=$bin/entigraph
+command -v node >/dev/null || skip_all "node is not installed (scripts/setup installs it)"
 tmp=$(mktemp -d /tmp/scpt_test_entigraph_faults_XXXXXX)
 server_pid=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$tmp"; }
 trap cleanup EXIT
-. test/check.sh
-
-if ! command -v node >/dev/null; then
-    echo "  skipped: node is not installed (scripts/setup installs it)"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
-fi
 
 # start_server MODE [DELAY_MS]: a fresh server; its port in $port, its log $tmp/MODE.server.log
 start_server() {

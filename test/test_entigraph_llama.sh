@@ -7,21 +7,16 @@
 # triples, then Rephrase, then a rerun that finds nothing left to do.
 set -u
 cd "$(dirname "$0")/.."
-bin=${SCPT_BIN:-.}
+. test/check.sh
 entigraph=$bin/entigraph
-make_tiny_llama=$bin/test/make_tiny_llama
-[ "$bin" = . ] && make_tiny_llama=build/test/make_tiny_llama
+make_tiny_llama=$(helper make_tiny_llama)
 . test/llama_server.sh
-if [ ! -x "$llama_server" ] || [ ! -f "$llama_vocab" ]; then
-    echo "  skipped: $llama_server or $llama_vocab is absent (scripts/setup.d/llama_server.sh builds them)"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
-fi
+[ -x "$llama_server" ] && [ -f "$llama_vocab" ] ||
+    skip_all "$llama_server or $llama_vocab is absent (scripts/setup.d/llama_server.sh builds them)"
 tmp=$(mktemp -d /tmp/scpt_test_entigraph_llama_XXXXXX)
 server_pid=
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-. test/check.sh
 t0=$(date +%s)
 
 corpus=../shared/data/quality/quality_sample.jsonl

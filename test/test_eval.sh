@@ -3,15 +3,9 @@
 # and errors that name the file and line. SCPT_BIN selects the build.
 set -u
 cd "$(dirname "$0")/.."
-bin=${SCPT_BIN:-.}
-make_shards=$bin/test/make_shards
-[ "$bin" = . ] && make_shards=build/test/make_shards
-tmp=$(mktemp -d /tmp/scpt_test_eval_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+. test/check.sh
+make_shards=$(helper make_shards)
+scratch test_eval
 # the command fails and its stderr holds the text
 fails_with() { local text=$1; shift; ! "$@" >"$tmp/out" 2>&1 && grep -qF -- "$text" "$tmp/out"; }
 
@@ -64,5 +58,4 @@ check "fit parameters written (a method name with a space)" grep -q "\"A b\"" "$
 printf 'method,tokens,acc\nA,1e6,1.5\n' >"$tmp/badpts.csv"
 check "bad point named with its line" fails_with "badpts.csv:2: expected method,tokens,acc" $bin/fitcurve --in "$tmp/badpts.csv" --out "$tmp/x.json"
 
-echo "$pass passed, $fail failed, 0 skipped"
-[ "$fail" -eq 0 ]
+finish

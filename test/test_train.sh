@@ -4,16 +4,10 @@
 # SCPT_BIN selects the build (the repo root, or build/asan for the sanitizer run).
 set -u
 cd "$(dirname "$0")/.."
-bin=${SCPT_BIN:-.}
+. test/check.sh
 train=$bin/train
-make_shards=$bin/test/make_shards
-[ "$bin" = . ] && make_shards=build/test/make_shards
-tmp=$(mktemp -d /tmp/scpt_test_train_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-ok() { echo "ok   $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; }
+make_shards=$(helper make_shards)
+scratch test_train
 
 $make_shards "$tmp/train" 2 3000 100 1 && $make_shards "$tmp/replay" 1 2000 100 2 &&
     $make_shards "$tmp/val" 1 1000 100 3 || { echo "cannot make shards"; exit 1; }
@@ -85,5 +79,4 @@ printf 'garbage' >"$tmp/bad.safetensors"
 $train --init "$tmp/bad.safetensors" --out "$tmp/e" >"$tmp/e5.log" 2>&1
 check "corrupt checkpoint named" grep -q "bad.safetensors" "$tmp/e5.log"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
