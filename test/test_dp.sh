@@ -133,7 +133,11 @@ check "launch_torchrun.sh with one rank trains" grep -q "ranks: 1 (none, launche
 NPROC=2 TRAIN=$bin/train timeout 60 scripts/launch_torchrun.sh "${tiny[@]}" --out "$tmp/l3" >"$tmp/l3.log" 2>&1
 rc=$?
 check "torchrun-style CPU ranks: a clear error (exit $rc)" \
-    test $rc -ne 0 -a $rc -ne 124 -a -n "$(grep 'nccl backend is not built' "$tmp/l3.log")"
+    test $rc -ne 0 -a $rc -ne 124 -a -n "$(grep 'moves GPU buffers, but this run trains on the CPU' "$tmp/l3.log")"
+# NCCL for CPU ranks is refused before anything starts, with the flag to use instead
+"$bin/train" "${tiny[@]}" --device cpu --comm nccl --out "$tmp/l4" >"$tmp/l4.log" 2>&1
+rc=$?
+check "--comm nccl --device cpu refused (exit $rc)" test $rc -eq 1 -a -n "$(grep 'CPU ranks use --comm mpi' "$tmp/l4.log")"
 
 # ---- a rank that dies: the other exits with an error instead of waiting in a collective
 limit=30 mpi 2 "$bin/train" "${common[@]}" --batch 4 --steps 1000000 --eval-every 0 --out "$tmp/dead" \
