@@ -24,8 +24,10 @@ struct GpuModel {
     size_t num_params, tensor_offsets[NUM_PARAM_TENSORS + 1];
     // data parallel: params and grads hold `padded` elements (a multiple of the world
     // size under ZeRO-1); the optimizer updates [begin, end), and master/m/v hold
-    // shard_n elements for it (ZeRO-1: ceil(num_params / world), else num_params)
-    size_t padded, begin, end, shard_n;
+    // shard_n elements for it (ZeRO-1: ceil(num_params / world), else num_params).
+    // This rank's equal part of the padded vectors starts at shard_at (= begin, except
+    // for ranks past the end of a model smaller than world x (world - 1) elements).
+    size_t padded, begin, end, shard_n, shard_at;
     int sharded;
     GpuOptions o;
     int B, T;                                   // reserved shape
@@ -136,6 +138,7 @@ GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int
     g->sharded = sharded, g->begin = begin, g->end = end;
     g->padded = sharded ? per * world : P;
     g->shard_n = sharded ? per : P;
+    g->shard_at = sharded ? per * o->comm->rank : 0;
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) g->tensor_offsets[i] = m->tensors[i].offset;
     g->tensor_offsets[NUM_PARAM_TENSORS] = m->num_params;
     g->o = *o;
@@ -214,15 +217,18 @@ void gpu_model_print_memory(const GpuModel *g) {
     printf("  %-38s %9.1f MiB (peak: all of it is allocated at start)\n", "total", gpu_model_bytes(g) / 1048576.0);
     // every rank allocates the same (equal padded shards); what differs is the range
     const Comm *comm = g->o.comm;
-    for (int r = 0; comm && comm->world > 1 && r < comm->world; r++) {
+    for (int r = 0; r < (comm ? comm->world : 1); r++) {
         size_t b = 0, e = g->num_params;
-        Comm other = *comm;
-        other.rank = r;
-        if (g->sharded) comm_shard(&other, g->num_params, &b, &e);
-        const double MiB = 1048576.0, rest = gpu_model_bytes(g) - g->bytes[MEM_PARAMS] - g->bytes[MEM_GRADS] - g->bytes[MEM_OPTIM];
+        if (g->sharded) {
+            Comm other = *comm;
+            other.rank = r;
+            comm_shard(&other, g->num_params, &b, &e);
+        }
+        const double MiB = 1048576.0;
+        double rest = gpu_model_bytes(g) - g->bytes[MEM_PARAMS] - g->bytes[MEM_GRADS] - g->bytes[MEM_OPTIM];
         printf("memory rank %d (ZeRO-%d, GPU): bf16 params %.1f + fp32 grads %.1f + fp32 master, adam m,v %.1f "
                "(params [%zu, %zu)) + activations and scratch %.1f = %.1f MiB\n",
-               r, g->sharded, g->bytes[MEM_PARAMS] / MiB, g->bytes[MEM_GRADS] / MiB, g->bytes[MEM_OPTIM] / MiB, b, e,
+               r, g->o.zero, g->bytes[MEM_PARAMS] / MiB, g->bytes[MEM_GRADS] / MiB, g->bytes[MEM_OPTIM] / MiB, b, e,
                rest / MiB, gpu_model_bytes(g) / MiB);
     }
     // training FLOPs per token as PaLM (appendix B) counts them: 6 per matmul weight
@@ -414,14 +420,13 @@ float gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, flo
     cudaStream_t s = g->stream;
     Comm *comm = g->o.comm;
     int ranks = comm && comm->world > 1;
-    float *mine = g->grads + g->begin;   // this rank's range of the gradients
     if (ranks) {
         // the collectives run on the comm's stream: backward must have finished
         CUDA_CHECK(cudaStreamSynchronize(s));
-        if (g->sharded) comm_reduce_scatter_mean(comm, g->grads, mine, g->padded);   // in place
+        if (g->sharded) comm_reduce_scatter_mean(comm, g->grads, g->grads + g->shard_at, g->padded);   // in place
         else comm_all_reduce_mean(comm, g->grads, g->num_params);
     }
-    global_norm_squared_cuda(g->sumsq, mine, g->end - g->begin, g->scratch, s);
+    global_norm_squared_cuda(g->sumsq, g->grads + g->begin, g->end - g->begin, g->scratch, s);
     if (g->sharded) {
         // the norm over all shards: a host round trip of one double per step
         double sumsq;
@@ -449,7 +454,8 @@ static void fetch(GpuModel *g, float *host, const float *range, size_t lo, size_
     cudaStream_t s = g->stream;
     const float *whole = range;
     if (g->sharded) {
-        CUDA_CHECK(cudaMemcpyAsync(g->grads + g->begin, range, g->shard_n * sizeof(float), cudaMemcpyDeviceToDevice, s));
+        CUDA_CHECK(cudaMemcpyAsync(g->grads + g->shard_at, range, g->shard_n * sizeof(float), cudaMemcpyDeviceToDevice,
+                                   s));
         CUDA_CHECK(cudaStreamSynchronize(s));
         comm_all_gather(g->o.comm, g->grads, g->padded);
         whole = g->grads;
