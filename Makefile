@@ -268,7 +268,7 @@ ifneq ($(and $(GPU_MODEL_OBJS),$(NCCL_FOUND)),)
 train_objs += $(call objs,$(NCCL_PART))
 train_libs += $(NCCL_LIBS)
 GPU_TEST_SCRIPTS := test/test_dp_gpu.sh
-test-gpu: $(BIN)/train $(B)/test/make_shards $(B)/test/ckpt_diff
+test-gpu: $(BIN)/train $(B)/test/make_shards $(B)/test/ckpt_diff $(B)/test/test_comm_nccl
 endif
 # end-to-end training throughput and MFU against PyTorch (needs a GPU and torch)
 .PHONY: bench-e2e
