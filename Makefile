@@ -165,7 +165,7 @@ GPU_SANITIZE_TESTS := test_kernels_gpu
 COMPUTE_SANITIZER := $(firstword $(shell command -v compute-sanitizer 2>/dev/null) $(CUDA_HOME)/bin/compute-sanitizer)
 .PHONY: test-gpu bench-kernels
 test-gpu: $(addprefix $(B)/test/,$(GPU_TESTS))
-	test/run_tests.sh $(addprefix $(B)/test/,$(GPU_TESTS))
+	test/run_tests.sh $(addprefix $(B)/test/,$(GPU_TESTS)) $(GPU_TEST_SCRIPTS)
 ifeq ($(SANITIZE),1)
 	@for t in $(GPU_SANITIZE_TESTS); do \
 	    if ! $(B)/test/$$t --probe; then echo "SKIP: no CUDA device (compute-sanitizer not run on $$t)"; continue; fi; \
@@ -256,12 +256,22 @@ GPU_MODEL_LIBS := $(CUDA_LIBS) -lcublasLt
 TESTS += test_model_gpu
 GPU_TESTS += test_model_gpu
 test-gpu: $(B)/test/test_model_gpu
-$(B)/test/test_model_gpu: $(GPU_MODEL_OBJS) $(call objs,$(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(B)/test/test_model_gpu: $(GPU_MODEL_OBJS) $(call objs,comm $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(B)/test/test_model_gpu: test_libs := -lcjson $(GPU_MODEL_LIBS)
 endif
 endif
 train_objs += $(if $(GPU_MODEL_OBJS),$(GPU_MODEL_OBJS),$(B)/model_cuda_stub.o)
 train_libs += $(GPU_MODEL_LIBS)
+
+# ---- data parallel on GPUs (issue #6): train links the NCCL backend with the GPU model ----
+# test/test_dp_gpu.sh (make test-gpu, not make test): NCCL at world 1 against --comm none,
+# and with 2 GPUs ZeRO-0/1 against 1 GPU x 2B and kill + resume; skips without GPUs
+ifneq ($(and $(GPU_MODEL_OBJS),$(NCCL_FOUND)),)
+train_objs += $(call objs,$(NCCL_PART))
+train_libs += $(NCCL_LIBS)
+GPU_TEST_SCRIPTS := test/test_dp_gpu.sh
+test-gpu: $(BIN)/train $(B)/test/make_shards $(B)/test/ckpt_diff $(B)/test/test_comm_nccl
+endif
 # end-to-end training throughput and MFU against PyTorch (needs a GPU and torch)
 .PHONY: bench-e2e
 bench-e2e: $(BIN)/train $(B)/test/make_shards

@@ -27,9 +27,18 @@ typedef struct {
 // what the environment says; -1 with scpt_error() when its variables disagree or are malformed
 int comm_discover(int *rank, int *world, int *local_rank, const char **launcher);
 
-// backend "auto" (mpi when launched by mpirun or srun, none for a single process),
-// "none", "mpi" or "nccl". -1 with scpt_error() when the backend is not built, cannot
-// serve this launch, or fails to start.
+// The backend that serves a run whose buffers live on the GPU (gpu = 1) or the host
+// (gpu = 0) under this launch. "auto": GPU ranks get nccl under any launcher (none
+// for a single process); CPU ranks get mpi under mpirun or srun (none for a single
+// process; a torchrun-style launch of several CPU ranks is an error). An explicit
+// backend that cannot move those buffers is refused: nccl for CPU ranks, and a host
+// backend for several GPU ranks. Other names pass through to comm_init. -1 with
+// scpt_error() (which names the flags to change).
+int comm_choose_backend(const char *backend, int gpu, const char **chosen);
+
+// backend "auto" (comm_choose_backend for CPU ranks), "none", "mpi" or "nccl". -1
+// with scpt_error() when the backend is not built, cannot serve this launch, or
+// fails to start.
 int comm_init(Comm *c, const char *backend, int *argc, char ***argv);
 const char *comm_backend_name(const Comm *c);
 int comm_device_buffers(const Comm *c);   // 1: buffers must be device memory (nccl)
@@ -40,10 +49,14 @@ void comm_shard(const Comm *c, size_t n, size_t *begin, size_t *end);
 // x <- mean over ranks of x (n elements, every rank)
 void comm_all_reduce_mean(Comm *c, float *x, size_t n);
 // shard <- mean over ranks of x restricted to this rank's shard of n (comm_shard);
-// shard holds end - begin elements; x is left unspecified
+// shard holds end - begin elements; x is left unspecified. The nccl backend also
+// takes shard == x + begin (in place, as NCCL defines it for equal parts).
 void comm_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t n);
 // x <- every rank's shard of x, in place (each rank's own shard is already in x)
 void comm_all_gather(Comm *c, float *x, size_t n);
+// the same for n elements of elem_size bytes each, moved as bytes (bf16 parameters:
+// elem_size 2); shards and buckets count elements
+void comm_all_gather_elems(Comm *c, void *x, size_t n, size_t elem_size);
 void comm_broadcast(Comm *c, void *buf, size_t bytes, int root);
 void comm_barrier(Comm *c);
 // host scalars: sum over ranks (for norms and losses)

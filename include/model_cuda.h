@@ -7,12 +7,20 @@
 //     rounding however many micro-batches there are (costs 2 bytes/parameter more
 //     than bf16 grads);
 //   - the checkpoint holds the fp32 master weights (gpu_model_download).
+// Data parallel (include/zero.h's stages, on the device): with a comm of several
+// ranks (a device-buffer backend, nccl) gpu_model_update averages the gradients
+// over the ranks. ZeRO-0: all-reduce, every rank updates everything. ZeRO-1: the
+// fp32 master weights and AdamW moments exist only for this rank's shard of the
+// parameters; gradients are reduce-scattered into it, the rank updates it, and the
+// new bf16 parameters are all-gathered. The flat parameter and gradient vectors are
+// padded to a multiple of the world size (NCCL's equal parts; the padding stays 0).
 // Plain C interface; without nvcc the build links src/model_cuda_stub.c instead,
 // where gpu_device_probe() says so and nothing else can be reached.
 #ifndef SCPT_MODEL_CUDA_H
 #define SCPT_MODEL_CUDA_H
 
 #include <stddef.h>
+#include "comm.h"
 #include "model.h"
 #include "optim.h"
 
@@ -20,6 +28,8 @@ typedef struct {
     int deterministic;   // 1: bitwise reproducible (sorted embedding backward); 0: atomics there
     int recompute;       // 1: keep one layer's norm outputs and MLP activation, recompute them in backward
     int fuse_gelu;       // 1: GPT-2's GELU in the cuBLASLt epilogue (forward and backward)
+    Comm *comm;          // data parallel over these ranks (world > 1: nccl); NULL: one rank
+    int zero;            // ZeRO stage with several ranks: 0 or 1 (include/zero.h)
 } GpuOptions;
 
 typedef struct GpuModel GpuModel;
@@ -27,14 +37,22 @@ typedef struct GpuModel GpuModel;
 // 1 when a CUDA device is visible; 0 with the reason in why otherwise
 int gpu_device_probe(char *why, size_t n);
 
+// 0 when the GPU model can run this shape at sequence length T; -1 with scpt_error()
+// otherwise (e.g. a head size the attention kernel lacks). Needs no device.
+int gpu_model_check(const ModelConfig *c, int T);
+
 // Copies the model's fp32 weights (and opt's moments when opt is not NULL) to the
-// device and allocates activations for B x T. Returns NULL with scpt_error() when
-// the shape cannot run on the GPU (e.g. a head size the attention kernel lacks)
-// or does not fit in device memory.
+// current device and allocates activations for B x T. This rank's optimizer range
+// is the whole model (one rank, or ZeRO-0), or under ZeRO-1 with several ranks its
+// comm_shard of the parameters (master weights and moments are allocated for that
+// alone); opt must cover exactly that range, or be NULL (zero moments). Returns
+// NULL with scpt_error() when gpu_model_check fails, opt's range is another, or the
+// model does not fit in device memory.
 GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int T, const GpuOptions *o);
 // bytes allocated on the device (parameters, optimizer, activations, workspaces)
 size_t gpu_model_bytes(const GpuModel *g);
-// one line per memory class, for the start of a run
+// one line per memory class (what this rank allocates), then under data parallelism
+// one line per rank with the parameter range its optimizer state covers
 void gpu_model_print_memory(const GpuModel *g);
 
 // Forward over host inputs/targets (B x T, B and T at most the reserved ones).
@@ -44,17 +62,26 @@ void gpu_model_print_memory(const GpuModel *g);
 float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale);
 void gpu_model_backward(GpuModel *g);    // adds into the fp32 gradients
 void gpu_model_zero_grad(GpuModel *g);
-// clip to max_norm (0: off) and one AdamW step (t 1-based) over the whole model;
-// returns the gradient norm before clipping, as clip_gradients does
+// Averages the gradients over the ranks (several ranks), clips them to max_norm (0:
+// off) by the global norm, and takes one AdamW step (t 1-based) over this rank's
+// range; ZeRO-1 then all-gathers the parameters. Returns the norm before clipping,
+// as clip_gradients does. With several ranks it is a collective: every rank calls it.
+// The collectives run on the comm's stream: this waits for the model's stream
+// before each, and each returns finished, so no event is needed in between.
 float gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm);
-// master weights (and moments when opt is not NULL) and gradients back into m
+// Gradients, then all master weights into m, and the moments of opt's range (any
+// range) into opt when opt is not NULL. Under ZeRO-1 it is a collective (every rank
+// calls it, all with or all without opt): the shards are all-gathered on the device
+// through the gradient buffer, which then holds no gradients (the next step's
+// gpu_model_zero_grad clears it).
 void gpu_model_download(GpuModel *g, Model *m, OptimizerState *opt);
 void gpu_model_free(GpuModel *g);
 
-// train's device choice: "cpu", "cuda" (dies when no device can run the model) or
-// "auto" (the GPU when one is visible and can run it, else the CPU, saying why).
-// Returns NULL for the CPU path.
-GpuModel *gpu_model_select(const char *device, const Model *m, const OptimizerState *opt, int B, int T,
-                           const GpuOptions *o);
+// train's device choice, made before the collectives start (the backend depends on
+// it): 1 for the GPU, 0 for the CPU. "cpu"; "cuda" (dies when no device is visible
+// or gpu_model_check fails); "auto" (the GPU when one is visible and the shape can
+// run there, else the CPU, printing why). Whether the model fits in device memory is
+// only known at gpu_model_create.
+int gpu_model_wanted(const char *device, const ModelConfig *c, int T);
 
 #endif

@@ -7,12 +7,16 @@
 //           are all-gathered. On the CPU the fp32 parameters are the master weights,
 //           so only m and v shrink; on GPUs the fp32 master shard is also the owner's.
 // Gradient clipping uses the global norm over all ranks' data in both stages.
+// The exchange below is the CPU step's (host backends: mpi, none). GPU ranks (the
+// nccl backend) exchange inside gpu_model_update (include/model_cuda.h); for them
+// DataParallel gives the range, the checkpoint load, and dp_checkpoint_save_gpu.
 #ifndef SCPT_ZERO_H
 #define SCPT_ZERO_H
 
 #include "checkpoint.h"
 #include "comm.h"
 #include "model.h"
+#include "model_cuda.h"
 #include "optim.h"
 
 typedef struct {
@@ -20,7 +24,7 @@ typedef struct {
     int stage;                 // 0 or 1
     size_t begin, end;         // the parameter range this rank's optimizer updates
     size_t num_params;
-    float *shard;              // ZeRO-1: the reduce-scatter receive buffer
+    float *shard;              // ZeRO-1 on the CPU: the reduce-scatter receive buffer
 } DataParallel;
 
 // -1 with scpt_error() for a stage other than 0 or 1
@@ -39,6 +43,10 @@ void dp_share_parameters(DataParallel *dp, Model *m);
 // reads the whole file on every rank (a shared file system) and keeps its range.
 int dp_checkpoint_save(DataParallel *dp, const char *path, const Model *m, const OptimizerState *opt,
                        const TrainState *st);
+// the same for the GPU model: rank 0 gathers the whole state from the device (under
+// ZeRO-1 a collective of every rank), then writes; m receives the master weights
+int dp_checkpoint_save_gpu(DataParallel *dp, const char *path, GpuModel *g, Model *m, OptimizerState *opt,
+                           const TrainState *st);
 int dp_checkpoint_load(DataParallel *dp, const char *path, Model *m, OptimizerState *opt, TrainState *st);
 
 // one line per rank: parameters, gradients, optimizer moments, activations

@@ -5,6 +5,8 @@
 # Environment: NP (ranks, default 8), TRAIN (the program, default ./train),
 # COMM (auto: MPI for CPU ranks; nccl for GPU ranks), ZERO (1), MPIRUN_ARGS (extra mpirun flags).
 # --batch is per rank: the global batch is NP x --batch x --grad-accum sequences.
+# --device auto (train's default) puts the ranks on GPUs when the model runs there;
+# add --device cuda to stop instead of falling back to CPU ranks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 np=${NP:-8}

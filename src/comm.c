@@ -57,6 +57,7 @@ int comm_discover(int *rank, int *world, int *local_rank, const char **launcher)
 static int none_init(Comm *c, int *argc, char ***argv) { return 0; }
 static void none_void(Comm *c) {}
 static void none_vector(Comm *c, float *x, size_t n) {}
+static void none_gather(Comm *c, void *x, size_t n, size_t elem_size) {}
 static void none_reduce_scatter(Comm *c, float *x, float *shard, size_t n) {
     memcpy(shard, x, n * sizeof(float));
 }
@@ -65,25 +66,43 @@ static double none_sum(Comm *c, double x) { return x; }
 
 static const CommOps none_ops = {
     .name = "none", .init = none_init, .finalize = none_void, .all_reduce_mean = none_vector,
-    .reduce_scatter_mean = none_reduce_scatter, .all_gather = none_vector, .broadcast = none_broadcast,
+    .reduce_scatter_mean = none_reduce_scatter, .all_gather = none_gather, .broadcast = none_broadcast,
     .barrier = none_void, .sum = none_sum,
 };
+
+int comm_choose_backend(const char *backend, int gpu, const char **chosen) {
+    int rank, world, local;
+    const char *launcher;
+    if (comm_discover(&rank, &world, &local, &launcher) != 0) return -1;
+    int launched = strcmp(launcher, "single") != 0, torchrun = strcmp(launcher, "torchrun") == 0;
+    *chosen = backend;
+    if (strcmp(backend, "auto") == 0) {
+        if (!gpu && torchrun && world > 1) {
+            scpt_set_error("comm: a torchrun-style launch (RANK/WORLD_SIZE) of %d ranks needs --comm nccl (GPU "
+                           "ranks); launch CPU ranks with mpirun or srun",
+                           world);
+            return -1;
+        }
+        // a launched job of one rank still gets its launcher's backend, so it behaves like a job of many
+        *chosen = !launched ? "none" : gpu ? "nccl" : torchrun ? "none" : "mpi";
+    } else if (!gpu && strcmp(backend, "nccl") == 0) {
+        scpt_set_error("--comm nccl moves GPU buffers, but this run trains on the CPU: CPU ranks use --comm mpi "
+                       "(or auto); NCCL needs --device cuda (or auto with a GPU the model runs on)");
+        return -1;
+    } else if (gpu && world > 1 && (strcmp(backend, "mpi") == 0 || strcmp(backend, "none") == 0)) {
+        scpt_set_error("--comm %s: %d GPU ranks exchange gradients in device memory, which takes --comm nccl "
+                       "(or auto); for CPU ranks over MPI add --device cpu",
+                       backend, world);
+        return -1;
+    }
+    return 0;
+}
 
 int comm_init(Comm *c, const char *backend, int *argc, char ***argv) {
     memset(c, 0, sizeof *c);
     c->bucket_elems = DEFAULT_BUCKET_ELEMS;
     if (comm_discover(&c->rank, &c->world, &c->local_rank, &c->launcher) != 0) return -1;
-    int launched = strcmp(c->launcher, "single") != 0;
-    if (strcmp(backend, "auto") == 0) {
-        if (strcmp(c->launcher, "torchrun") == 0 && c->world > 1) {
-            scpt_set_error("comm: a torchrun-style launch (RANK/WORLD_SIZE) of %d ranks needs --comm nccl (GPU "
-                           "ranks); launch CPU ranks with mpirun or srun",
-                           c->world);
-            return -1;
-        }
-        // mpirun/srun with one rank still gets MPI, so a job of one behaves like a job of many
-        backend = launched && strcmp(c->launcher, "torchrun") != 0 ? "mpi" : "none";
-    }
+    if (strcmp(backend, "auto") == 0 && comm_choose_backend(backend, 0, &backend) != 0) return -1;
     if (strcmp(backend, "none") == 0) {
         if (c->world > 1) {
             scpt_set_error("comm: --comm none, but the %s environment says this is rank %d of %d", c->launcher,
@@ -126,7 +145,8 @@ void comm_all_reduce_mean(Comm *c, float *x, size_t n) { c->ops->all_reduce_mean
 void comm_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t n) {
     c->ops->reduce_scatter_mean(c, x, shard, n);
 }
-void comm_all_gather(Comm *c, float *x, size_t n) { c->ops->all_gather(c, x, n); }
+void comm_all_gather(Comm *c, float *x, size_t n) { c->ops->all_gather(c, x, n, sizeof(float)); }
+void comm_all_gather_elems(Comm *c, void *x, size_t n, size_t elem_size) { c->ops->all_gather(c, x, n, elem_size); }
 void comm_broadcast(Comm *c, void *buf, size_t bytes, int root) { c->ops->broadcast(c, buf, bytes, root); }
 void comm_barrier(Comm *c) { c->ops->barrier(c); }
 double comm_sum(Comm *c, double x) { return c->ops->sum(c, x); }

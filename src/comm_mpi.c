@@ -129,17 +129,23 @@ static void mpi_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t n) {
     scale(shard, end - begin, 1.0f / c->world);
 }
 
-static void mpi_all_gather(Comm *c, float *x, size_t n) {
+// elements of any size as one contiguous MPI type, so counts and displacements stay in
+// elements (an int) whatever the element size
+static void mpi_all_gather(Comm *c, void *x, size_t n, size_t elem_size) {
     MpiComm *m = c->impl;
+    MPI_Datatype elem;
+    MPI_Type_contiguous((int)elem_size, MPI_BYTE, &elem);
+    MPI_Type_commit(&elem);
     size_t buckets = reserve_buckets(c, n);
     for (size_t b = 0; b < buckets; b++) {
         size_t lo = b * c->bucket_elems, hi = n - lo < c->bucket_elems ? n : lo + c->bucket_elems;
         int *counts = m->counts + b * c->world, *displs = m->displs + b * c->world;
         bucket_split(c, n, lo, hi, counts, displs);
-        MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x + lo, counts, displs, MPI_FLOAT, MPI_COMM_WORLD,
-                        &m->requests[b]);
+        MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, (char *)x + lo * elem_size, counts, displs, elem,
+                        MPI_COMM_WORLD, &m->requests[b]);
     }
     wait_all(c, buckets);
+    MPI_Type_free(&elem);
 }
 
 static void mpi_broadcast(Comm *c, void *buf, size_t bytes, int root) {

@@ -99,7 +99,8 @@ static void nccl_all_reduce_mean(Comm *c, float *x, size_t count) {
 // NCCL's reduce-scatter and all-gather need equal parts: the CUDA path allocates its
 // flat vectors padded to a multiple of the world size (comm_shard then gives every
 // rank ceil(n/world) elements, the padding stays zero). One call each over the whole
-// vector: NCCL pipelines it in chunks itself.
+// vector: NCCL pipelines it in chunks itself. A reduce-scatter whose shard is
+// x + rank * part runs in place (NCCL's rule), which the GPU model relies on.
 static size_t equal_part(const Comm *c, size_t count) {
     size_t per = count / c->world;
     if (per * c->world != count)
@@ -114,10 +115,12 @@ static void nccl_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t cou
     sync_stream(c);
 }
 
-static void nccl_all_gather(Comm *c, float *x, size_t count) {
+// any element size, as bytes
+static void nccl_all_gather(Comm *c, void *x, size_t count, size_t elem_size) {
     NcclComm *n = c->impl;
-    size_t per = equal_part(c, count);
-    NCCL_CHECK(ncclAllGather(x + (size_t)c->rank * per, x, per, ncclFloat, n->comm, n->stream));
+    size_t part = equal_part(c, count) * elem_size;
+    char *bytes = x;
+    NCCL_CHECK(ncclAllGather(bytes + (size_t)c->rank * part, bytes, part, ncclUint8, n->comm, n->stream));
     sync_stream(c);
 }
 

@@ -47,6 +47,8 @@ static Preset presets(int i) {
     // tiny shapes for tests: vocabulary padding, GQA (4 query heads on 2 kv heads), untied head
     case 10: return (Preset){"tiny-gpt2", gpt2(100, 32, 2, 4, 32)};
     case 11: return (Preset){"tiny-llama", llama(100, 32, 2, 4, 2, 32, 64, 0, 10000, 0)};
+    // tiny-llama with head size 64, the smallest the GPU attention kernel runs (GPU tests)
+    case 12: return (Preset){"tiny-llama-hs64", llama(100, 64, 2, 2, 1, 128, 256, 0, 10000, 0)};
     default: return (Preset){NULL, {0}};
     }
 }

@@ -22,6 +22,13 @@ struct GpuModel {
     ModelConfig c;
     ParamTensor tensors[NUM_PARAM_TENSORS];
     size_t num_params, tensor_offsets[NUM_PARAM_TENSORS + 1];
+    // data parallel: params and grads hold `padded` elements (a multiple of the world
+    // size under ZeRO-1); the optimizer updates [begin, end), and master/m/v hold
+    // shard_n elements for it (ZeRO-1: ceil(num_params / world), else num_params).
+    // This rank's equal part of the padded vectors starts at shard_at (= begin, except
+    // for ranks past the end of a model smaller than world x (world - 1) elements).
+    size_t padded, begin, end, shard_n, shard_at;
+    int sharded;
     GpuOptions o;
     int B, T;                                   // reserved shape
     floatX *params;
@@ -62,7 +69,7 @@ typedef struct {
 static int plan_memory(GpuModel *g, Slot *s) {
     const ModelConfig *c = &g->c;
     size_t N = (size_t)g->B * g->T, L = c->n_layer, C = c->n_embd, QKV = qkv_channels(c), FC = fc_channels(c);
-    size_t H = c->ffn_hidden, P = g->num_params, NH = c->n_head, Vp = c->padded_vocab_size;
+    size_t H = c->ffn_hidden, P = g->padded, S = g->shard_n, NH = c->n_head, Vp = c->padded_vocab_size;
     size_t one = g->o.recompute ? 1 : L, gpt2 = c->arch == ARCH_GPT2, llama = !gpt2;
     size_t widest_a = QKV > FC ? QKV : FC, widest_b = C > H ? C : H;
     size_t scratch = global_norm_scratch_bytes(), cand[] = {
@@ -74,7 +81,7 @@ static int plan_memory(GpuModel *g, Slot *s) {
     int k = 0;
 #define SLOT(p, n, kind) (s[k++] = (Slot){(void **)&g->p, (n), (kind)})
     SLOT(params, P * X, MEM_PARAMS);
-    SLOT(master, P * F, MEM_OPTIM), SLOT(m, P * F, MEM_OPTIM), SLOT(v, P * F, MEM_OPTIM);
+    SLOT(master, S * F, MEM_OPTIM), SLOT(m, S * F, MEM_OPTIM), SLOT(v, S * F, MEM_OPTIM);
     SLOT(grads, P * F, MEM_GRADS);
     SLOT(encoded, N * C * X, MEM_ACTS), SLOT(ln1, one * N * C * X, MEM_ACTS);
     SLOT(ln1_mean, gpt2 * L * N * F, MEM_ACTS), SLOT(ln1_rstd, L * N * F, MEM_ACTS);
@@ -99,25 +106,39 @@ __global__ static void to_bf16_kernel(floatX *out, const float *in, size_t n) {
     if (i < n) out[i] = __float2bfloat16_rn(in[i]);
 }
 
-GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int T, const GpuOptions *o) {
-    const ModelConfig *c = &m->config;
+int gpu_model_check(const ModelConfig *c, int T) {
     const char *why = NULL;
     if (!attention_supported(c->n_head, c->n_kv_head, head_size(c), &why)) {
         scpt_set_error("model_cuda: the attention kernel cannot run this model (%s)", why);
-        return NULL;
-    }
-    if (opt && (opt->begin != 0 || opt->end != m->num_params)) {
-        scpt_set_error("model_cuda: the optimizer state must cover the whole model");
-        return NULL;
+        return -1;
     }
     if (T > c->max_seq_len) {
         scpt_set_error("model_cuda: sequence length %d exceeds the model's maximum of %d", T, c->max_seq_len);
+        return -1;
+    }
+    return 0;
+}
+
+GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int T, const GpuOptions *o) {
+    const ModelConfig *c = &m->config;
+    if (gpu_model_check(c, T) != 0) return NULL;
+    int world = o->comm ? o->comm->world : 1, sharded = o->zero == 1 && world > 1;
+    size_t P = m->num_params, begin = 0, end = P;
+    if (sharded) comm_shard(o->comm, P, &begin, &end);
+    if (opt && (opt->begin != begin || opt->end != end)) {
+        scpt_set_error("model_cuda: the optimizer state covers [%zu, %zu); ZeRO-%d on this rank needs [%zu, %zu)",
+                       opt->begin, opt->end, o->zero, begin, end);
         return NULL;
     }
     GpuModel *g = (GpuModel *)xcalloc(1, sizeof *g);
     g->c = *c;
     memcpy(g->tensors, m->tensors, sizeof g->tensors);
-    g->num_params = m->num_params;
+    g->num_params = P;
+    size_t per = (P + world - 1) / world;
+    g->sharded = sharded, g->begin = begin, g->end = end;
+    g->padded = sharded ? per * world : P;
+    g->shard_n = sharded ? per : P;
+    g->shard_at = sharded ? per * o->comm->rank : 0;
     for (int i = 0; i < NUM_PARAM_TENSORS; i++) g->tensor_offsets[i] = m->tensors[i].offset;
     g->tensor_offsets[NUM_PARAM_TENSORS] = m->num_params;
     g->o = *o;
@@ -146,18 +167,22 @@ GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int
     CUDA_CHECK(cudaStreamCreate(&g->stream));
     g->losses_host = (float *)xmalloc(sizeof(float) * B * T);
 
-    size_t P = g->num_params;
-    CUDA_CHECK(cudaMemcpyAsync(g->master, m->params, P * sizeof(float), cudaMemcpyHostToDevice, g->stream));
-    to_bf16_kernel<<<ceil_div(P, 256), 256, 0, g->stream>>>(g->params, g->master, P);
+    // the fp32 weights pass through the gradient buffer: every bf16 parameter is
+    // rounded from them, the master copy keeps this rank's range; padding stays 0
+    const size_t F = sizeof(float), mine = (end - begin) * F;
+    cudaStream_t s = g->stream;
+    CUDA_CHECK(cudaMemsetAsync(g->params, 0, g->padded * sizeof(floatX), s));
+    CUDA_CHECK(cudaMemcpyAsync(g->grads, m->params, P * F, cudaMemcpyHostToDevice, s));
+    to_bf16_kernel<<<ceil_div(P, 256), 256, 0, s>>>(g->params, g->grads, P);
     CUDA_CHECK_LAUNCH();
+    float *state[3] = {g->master, g->m, g->v};
+    for (int i = 0; i < 3; i++) CUDA_CHECK(cudaMemsetAsync(state[i], 0, g->shard_n * F, s));
+    CUDA_CHECK(cudaMemcpyAsync(g->master, g->grads + begin, mine, cudaMemcpyDeviceToDevice, s));
     if (opt) {
-        CUDA_CHECK(cudaMemcpyAsync(g->m, opt->m, P * sizeof(float), cudaMemcpyHostToDevice, g->stream));
-        CUDA_CHECK(cudaMemcpyAsync(g->v, opt->v, P * sizeof(float), cudaMemcpyHostToDevice, g->stream));
-    } else {
-        CUDA_CHECK(cudaMemsetAsync(g->m, 0, P * sizeof(float), g->stream));
-        CUDA_CHECK(cudaMemsetAsync(g->v, 0, P * sizeof(float), g->stream));
+        CUDA_CHECK(cudaMemcpyAsync(g->m, opt->m, mine, cudaMemcpyHostToDevice, s));
+        CUDA_CHECK(cudaMemcpyAsync(g->v, opt->v, mine, cudaMemcpyHostToDevice, s));
     }
-    CUDA_CHECK(cudaMemsetAsync(g->grads, 0, P * sizeof(float), g->stream));
+    CUDA_CHECK(cudaMemsetAsync(g->grads, 0, g->padded * F, s));
     if (c->arch == ARCH_LLAMA) {
         size_t half = head_size(c) / 2;
         float *cs = (float *)xmalloc(sizeof(float) * T * half * 2);
@@ -190,6 +215,22 @@ void gpu_model_print_memory(const GpuModel *g) {
     for (int i = 0; i < MEM_CLASSES; i++) printf("  %-38s %9.1f MiB\n", MEM_NAMES[i], g->bytes[i] / 1048576.0);
     printf("  %-38s %9.1f MiB\n", "cuBLASLt workspace", matmul_cuda_workspace_bytes() / 1048576.0);
     printf("  %-38s %9.1f MiB (peak: all of it is allocated at start)\n", "total", gpu_model_bytes(g) / 1048576.0);
+    // every rank allocates the same (equal padded shards); what differs is the range
+    const Comm *comm = g->o.comm;
+    for (int r = 0; r < (comm ? comm->world : 1); r++) {
+        size_t b = 0, e = g->num_params;
+        if (g->sharded) {
+            Comm other = *comm;
+            other.rank = r;
+            comm_shard(&other, g->num_params, &b, &e);
+        }
+        const double MiB = 1048576.0;
+        double rest = gpu_model_bytes(g) - g->bytes[MEM_PARAMS] - g->bytes[MEM_GRADS] - g->bytes[MEM_OPTIM];
+        printf("memory rank %d (ZeRO-%d, GPU): bf16 params %.1f + fp32 grads %.1f + fp32 master, adam m,v %.1f "
+               "(params [%zu, %zu)) + activations and scratch %.1f = %.1f MiB\n",
+               r, g->o.zero, g->bytes[MEM_PARAMS] / MiB, g->bytes[MEM_GRADS] / MiB, g->bytes[MEM_OPTIM] / MiB, b, e,
+               rest / MiB, gpu_model_bytes(g) / MiB);
+    }
     // training FLOPs per token as PaLM (appendix B) counts them: 6 per matmul weight
     // (forward 2, backward 4) plus 12 * L * C * T for attention's two T x T products
     // (not halved for the causal mask). dev/bench_e2e.sh reads this line for MFU.
@@ -372,32 +413,65 @@ void gpu_model_backward(GpuModel *g) {
 }
 
 void gpu_model_zero_grad(GpuModel *g) {
-    CUDA_CHECK(cudaMemsetAsync(g->grads, 0, g->num_params * sizeof(float), g->stream));
+    CUDA_CHECK(cudaMemsetAsync(g->grads, 0, g->padded * sizeof(float), g->stream));
 }
 
 float gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm) {
     cudaStream_t s = g->stream;
-    global_norm_squared_cuda(g->sumsq, g->grads, g->num_params, g->scratch, s);
+    Comm *comm = g->o.comm;
+    int ranks = comm && comm->world > 1;
+    if (ranks) {
+        // the collectives run on the comm's stream: backward must have finished
+        CUDA_CHECK(cudaStreamSynchronize(s));
+        if (g->sharded) comm_reduce_scatter_mean(comm, g->grads, g->grads + g->shard_at, g->padded);   // in place
+        else comm_all_reduce_mean(comm, g->grads, g->num_params);
+    }
+    global_norm_squared_cuda(g->sumsq, g->grads + g->begin, g->end - g->begin, g->scratch, s);
+    if (g->sharded) {
+        // the norm over all shards: a host round trip of one double per step
+        double sumsq;
+        CUDA_CHECK(cudaMemcpyAsync(&sumsq, g->sumsq, sizeof sumsq, cudaMemcpyDeviceToHost, s));
+        CUDA_CHECK(cudaStreamSynchronize(s));
+        sumsq = comm_sum(comm, sumsq);
+        CUDA_CHECK(cudaMemcpyAsync(g->sumsq, &sumsq, sizeof sumsq, cudaMemcpyHostToDevice, s));
+    }
     clip_scale_cuda(g->clip_scale, g->norm, g->sumsq, max_norm, s);
-    adamw_step_cuda(g->params, g->master, g->grads, g->m, g->v, 0, g->num_params, g->tensor_offsets,
+    adamw_step_cuda(g->params, g->master, g->grads, g->m, g->v, g->begin, g->end, g->tensor_offsets,
                     NUM_PARAM_TENSORS, cfg->decay_mask, lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay, t,
                     g->clip_scale, 0, s);
     float norm;
     CUDA_CHECK(cudaMemcpyAsync(&norm, g->norm, sizeof norm, cudaMemcpyDeviceToHost, s));
     CUDA_CHECK(cudaStreamSynchronize(s));
+    // each rank wrote the bf16 parameters of its range; the others' come over the wire
+    if (g->sharded) comm_all_gather_elems(comm, g->params, g->padded, sizeof(floatX));
     return norm;
 }
 
-void gpu_model_download(GpuModel *g, Model *m, OptimizerState *opt) {
-    size_t bytes = g->num_params * sizeof(float);
+// host[0, hi - lo) <- elements [lo, hi) of a vector whose optimizer range this rank
+// holds at `range` (master weights, m or v). ZeRO-1: the shards are all-gathered in
+// the gradient buffer first (a collective).
+static void fetch(GpuModel *g, float *host, const float *range, size_t lo, size_t hi) {
     cudaStream_t s = g->stream;
-    CUDA_CHECK(cudaMemcpyAsync(m->params, g->master, bytes, cudaMemcpyDeviceToHost, s));
-    CUDA_CHECK(cudaMemcpyAsync(m->grads, g->grads, bytes, cudaMemcpyDeviceToHost, s));
-    if (opt) {
-        CUDA_CHECK(cudaMemcpyAsync(opt->m, g->m, bytes, cudaMemcpyDeviceToHost, s));
-        CUDA_CHECK(cudaMemcpyAsync(opt->v, g->v, bytes, cudaMemcpyDeviceToHost, s));
+    const float *whole = range;
+    if (g->sharded) {
+        CUDA_CHECK(cudaMemcpyAsync(g->grads + g->shard_at, range, g->shard_n * sizeof(float), cudaMemcpyDeviceToDevice,
+                                   s));
+        CUDA_CHECK(cudaStreamSynchronize(s));
+        comm_all_gather(g->o.comm, g->grads, g->padded);
+        whole = g->grads;
     }
-    CUDA_CHECK(cudaStreamSynchronize(s));
+    CUDA_CHECK(cudaMemcpyAsync(host, whole + lo, (hi - lo) * sizeof(float), cudaMemcpyDeviceToHost, s));
+}
+
+void gpu_model_download(GpuModel *g, Model *m, OptimizerState *opt) {
+    // the gradients first: under ZeRO-1 their buffer is the staging area below
+    CUDA_CHECK(cudaMemcpyAsync(m->grads, g->grads, g->num_params * sizeof(float), cudaMemcpyDeviceToHost, g->stream));
+    fetch(g, m->params, g->master, 0, g->num_params);
+    if (opt) {
+        fetch(g, opt->m, g->m, opt->begin, opt->end);
+        fetch(g, opt->v, g->v, opt->begin, opt->end);
+    }
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
 }
 
 void gpu_model_free(GpuModel *g) {

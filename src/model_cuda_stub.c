@@ -10,6 +10,11 @@ int gpu_device_probe(char *why, size_t n) {
     return 0;
 }
 
+int gpu_model_check(const ModelConfig *c, int T) {
+    scpt_set_error("model_cuda: this build has no CUDA support");
+    return -1;
+}
+
 GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int T, const GpuOptions *o) {
     scpt_set_error("model_cuda: this build has no CUDA support");
     return NULL;

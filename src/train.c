@@ -77,7 +77,9 @@ static TrainArgs parse_args(int argc, char **argv) {
         {"--qa-every", ARG_INT, &a.qa_every, "QA accuracy every N steps (0: only at the end)", 0, 1e9},
         {"--qa-vocab", ARG_STRING, &a.qa_vocab, "tokenizer of the QA prompts: gpt2, llama3 or a file", 0, 0},
         {"--qa-limit", ARG_INT, &a.qa_limit, "first N questions only (0: all)", 0, 1e9},
-        {"--comm", ARG_STRING, &a.comm, "ranks talk over: auto (mpi under mpirun/srun), none, mpi", 0, 0},
+        {"--comm", ARG_STRING, &a.comm,
+         "ranks talk over: auto (GPU ranks: nccl under a launcher; CPU ranks: mpi under mpirun/srun), none, mpi, nccl",
+         0, 0},
         {"--zero", ARG_INT, &a.zero, "data parallel: 0 all-reduce gradients, 1 also shard AdamW state", 0, 1},
         {"--device", ARG_STRING, &a.device, "auto (the GPU when one is visible), cpu or cuda", 0, 0},
         {"--deterministic", ARG_INT, &a.deterministic, "GPU: 1 bitwise reproducible, 0 faster (atomics)", 0, 1},
@@ -117,13 +119,15 @@ static void checkpoint_path(char *out, size_t n, const char *dir, int step) {
     snprintf(out, n, "%s/ckpt_%08d.safetensors", dir, step);
 }
 
-// saves, then removes all but the newest `keep` checkpoints of the run
-static void save_checkpoint(const TrainArgs *a, DataParallel *dp, const Model *m, const OptimizerState *opt,
+// saves (every rank takes part; rank 0 writes), then removes all but the newest
+// `keep` checkpoints of the run
+static void save_checkpoint(const TrainArgs *a, DataParallel *dp, GpuModel *gpu, Model *m, OptimizerState *opt,
                             const TrainState *st) {
     char path[4096];
     checkpoint_path(path, sizeof path, a->out, st->step);
     double t0 = wall_time();
-    if (dp_checkpoint_save(dp, path, m, opt, st) != 0) die("%s", scpt_error());
+    if ((gpu ? dp_checkpoint_save_gpu(dp, path, gpu, m, opt, st) : dp_checkpoint_save(dp, path, m, opt, st)) != 0)
+        die("%s", scpt_error());
     printf("saved %s (%.1f s)\n", path, wall_time() - t0);
     if (a->keep_ckpts == 0 || dp->comm->rank != 0) return;
     for (int s = st->step - 1, kept = 1; s >= 0; s--) {
@@ -205,9 +209,12 @@ static void run_setup(Run *r, int argc, char **argv) {
     TrainArgs *a = &r->args;
     *a = parse_args(argc, argv);
     if (a->threads > 0) omp_set_num_threads(a->threads);
-    if (comm_init(&r->comm, a->comm, &argc, &argv) != 0) die("%s", scpt_error());
-    // only rank 0 prints; errors still reach stderr from every rank
-    if (r->comm.rank != 0 && !freopen("/dev/null", "w", stdout)) die("cannot silence rank %d", r->comm.rank);
+    // only rank 0 prints; errors still reach stderr from every rank. The launcher's
+    // environment names the rank before the collectives start (comm_init checks it).
+    int rank, world, local_rank;
+    const char *launcher;
+    if (comm_discover(&rank, &world, &local_rank, &launcher) != 0) die("%s", scpt_error());
+    if (rank != 0 && !freopen("/dev/null", "w", stdout)) die("cannot silence rank %d", rank);
     r->sched = (LRSchedule){.lr = a->lr, .min_lr_frac = a->min_lr_frac, .warmup_steps = a->warmup,
                             .total_steps = a->steps};
     r->adam = (AdamWConfig){.beta1 = a->beta1, .beta2 = a->beta2, .eps = a->eps, .weight_decay = a->weight_decay};
@@ -215,9 +222,6 @@ static void run_setup(Run *r, int argc, char **argv) {
         die("%s", scpt_error());
     if (a->init && a->resume) die("--init and --resume exclude each other");
     if (make_dirs(a->out) != 0) die("%s", scpt_error());
-
-    r->state = (TrainState){.seed = (uint64_t)a->seed, .batch = a->batch, .seq_len = a->seq,
-                            .grad_accum = a->grad_accum, .world = r->comm.world, .replay_frac = a->replay_frac};
     // A run directory that holds checkpoints is continued, as torchtitan does: a
     // rerun after a crash needs no flag, and a finished run is not overwritten.
     int step;
@@ -235,6 +239,14 @@ static void run_setup(Run *r, int argc, char **argv) {
                     : a->init ? model_import_config(a->init, &cfg) : model_preset(&cfg, a->model))
         die("%s", scpt_error());
     if (a->seq > cfg.max_seq_len) die("--seq %d exceeds the model's maximum sequence length %d", a->seq, cfg.max_seq_len);
+    // The device before the collectives: GPU ranks need the nccl backend, whose start
+    // binds each rank to the GPU of its local rank, where the model is then placed.
+    int on_gpu = gpu_model_wanted(a->device, &cfg, a->seq);
+    const char *backend;
+    if (comm_choose_backend(a->comm, on_gpu, &backend) != 0 || comm_init(&r->comm, backend, &argc, &argv) != 0)
+        die("%s", scpt_error());
+    r->state = (TrainState){.seed = (uint64_t)a->seed, .batch = a->batch, .seq_len = a->seq,
+                            .grad_accum = a->grad_accum, .world = r->comm.world, .replay_frac = a->replay_frac};
     model_create(&r->model, &cfg);
     if (dp_init(&r->dp, &r->comm, a->zero, r->model.num_params) != 0) die("%s", scpt_error());
     optimizer_init(&r->opt, r->dp.begin, r->dp.end);
@@ -253,11 +265,16 @@ static void run_setup(Run *r, int argc, char **argv) {
     } else {
         model_init_weights(&r->model, r->state.seed);
     }
-    GpuOptions go = {.deterministic = a->deterministic, .recompute = a->recompute, .fuse_gelu = 1};
-    r->gpu = gpu_model_select(a->device, &r->model, &r->opt, a->batch, a->seq, &go);
-    if (r->gpu && r->comm.world > 1)
-        die("several ranks on GPUs need the NCCL gradient exchange, which the GPU step does not do yet: "
-            "run data parallel with --device cpu, or one GPU with one rank");
+    if (on_gpu) {
+        GpuOptions go = {.deterministic = a->deterministic, .recompute = a->recompute, .fuse_gelu = 1,
+                         .comm = &r->comm, .zero = a->zero};
+        r->gpu = gpu_model_create(&r->model, &r->opt, a->batch, a->seq, &go);
+        // only one process with a host backend may still fall back to the CPU
+        if (!r->gpu && (strcmp(a->device, "auto") != 0 || comm_device_buffers(&r->comm)))
+            die("%s%s", scpt_error(), strcmp(a->device, "auto") == 0 ? " (--device cpu trains on the CPU)" : "");
+        if (r->gpu) gpu_model_print_memory(r->gpu);
+        else printf("device: cpu (%s)\n", scpt_error());
+    }
 
     LoaderOptions lo = {.train_glob = a->train, .replay_glob = a->replay, .replay_frac = a->replay_frac,
                         .B = a->batch, .T = a->seq, .rank = r->comm.rank, .world = r->comm.world,
@@ -292,7 +309,7 @@ static void run_setup(Run *r, int argc, char **argv) {
     printf("ranks: %d (%s, launched by %s), ZeRO-%d\n", r->comm.world, comm_backend_name(&r->comm),
            r->comm.launcher, r->dp.stage);
     model_reserve(&r->model, a->batch, a->seq);
-    dp_print_memory(&r->dp, &r->model);
+    if (!r->gpu) dp_print_memory(&r->dp, &r->model);   // the GPU's lines came with its table
     printf("metrics: %s\n", metrics_path);
     if (a->qa && train_qa_open(&r->qa, a->qa, a->qa_vocab, a->qa_limit) != 0) die("%s", scpt_error());
     free(resume_path);
@@ -315,11 +332,10 @@ static void train_step(Run *r, double *loss, float *norm, float *lr) {
         model_backward(&r->model, 1.0f / a->grad_accum);
     }
     *lr = lr_at(&r->sched, r->state.step);
+    *loss = comm_sum(&r->comm, *loss / a->grad_accum) / r->comm.world;
     if (r->gpu) {
-        *loss /= a->grad_accum;
         *norm = gpu_model_update(r->gpu, &r->adam, *lr, r->state.step + 1, a->clip);
     } else {
-        *loss = comm_sum(&r->comm, *loss / a->grad_accum) / r->comm.world;
         *norm = dp_reduce_gradients(&r->dp, &r->model, a->clip);
         optimizer_step(&r->model, &r->opt, &r->adam, *lr, r->state.step + 1);
         dp_share_parameters(&r->dp, &r->model);
@@ -363,13 +379,11 @@ static void run_loop(Run *r) {
         int last = r->state.step == a->steps;
         if (r->have_val && (last || (a->eval_every > 0 && r->state.step % a->eval_every == 0))) log_validation(r);
         if (a->qa && (last || (a->qa_every > 0 && r->state.step % a->qa_every == 0))) {
-            if (r->gpu) gpu_model_download(r->gpu, &r->model, &r->opt);   // QA scores on the CPU copy
+            if (r->gpu) gpu_model_download(r->gpu, &r->model, NULL);   // QA scores on the CPU copy
             if (train_qa_log(&r->qa, &r->model, &r->metrics, r->state.step) != 0) die("%s", scpt_error());
         }
-        if (last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0)) {
-            if (r->gpu) gpu_model_download(r->gpu, &r->model, &r->opt);   // the fp32 master weights
-            save_checkpoint(a, &r->dp, &r->model, &r->opt, &r->state);
-        }
+        if (last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0))
+            save_checkpoint(a, &r->dp, r->gpu, &r->model, &r->opt, &r->state);
     }
     if (steps_here > 1)
         printf("done: %d steps, mean %.1f ms/step, %.0f tokens/s\n", r->state.step,

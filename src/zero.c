@@ -15,15 +15,12 @@ int dp_init(DataParallel *dp, Comm *comm, int stage, size_t num_params) {
         scpt_set_error("--zero %d: this engine has ZeRO stages 0 (all-reduce) and 1 (sharded optimizer)", stage);
         return -1;
     }
-    if (comm_device_buffers(comm)) {
-        scpt_set_error("--comm %s moves device memory: the CPU training step needs a host backend (mpi)",
-                       comm_backend_name(comm));
-        return -1;
-    }
     dp->comm = comm, dp->stage = stage, dp->num_params = num_params;
     dp->begin = 0, dp->end = num_params;
     if (stage == 1) comm_shard(comm, num_params, &dp->begin, &dp->end);
-    if (stage == 1 && comm->world > 1) dp->shard = xmalloc((dp->end - dp->begin + 1) * sizeof(float));
+    // a device backend serves the GPU model, which reduce-scatters in place
+    if (stage == 1 && comm->world > 1 && !comm_device_buffers(comm))
+        dp->shard = xmalloc((dp->end - dp->begin + 1) * sizeof(float));
     return 0;
 }
 
@@ -71,6 +68,16 @@ int dp_checkpoint_save(DataParallel *dp, const char *path, const Model *m, const
         comm_all_gather(dp->comm, whole.v, dp->num_params);
         saved = &whole;
     }
+    int rc = dp->comm->rank == 0 ? checkpoint_save(path, m, saved, st) : 0;
+    if (saved != opt) optimizer_free(&whole);
+    return rc;
+}
+
+int dp_checkpoint_save_gpu(DataParallel *dp, const char *path, GpuModel *g, Model *m, OptimizerState *opt,
+                           const TrainState *st) {
+    OptimizerState whole;
+    OptimizerState *saved = dp->comm->rank == 0 && whole_state(dp, &whole) ? &whole : opt;
+    gpu_model_download(g, m, saved);   // ZeRO-1: all-gathers the shards on the device
     int rc = dp->comm->rank == 0 ? checkpoint_save(path, m, saved, st) : 0;
     if (saved != opt) optimizer_free(&whole);
     return rc;

@@ -54,6 +54,49 @@ static void test_backend_errors(void) {
     clear_launch_env();
 }
 
+// the backend train picks for GPU or CPU ranks under each launcher, and the pairings refused
+static void test_choose_backend(void) {
+    if (strcmp(comm.launcher, "single") != 0) SKIP_TEST("runs only outside a launcher");
+    struct {
+        const char *env[2][2];   // launch variables: name, value
+        const char *backend;
+        int gpu;
+        const char *want;        // the chosen backend, or a phrase of the error
+        int ok;
+    } cases[] = {
+        // one process: nothing to exchange, on either device
+        {{{NULL}}, "auto", 0, "none", 1},
+        {{{NULL}}, "auto", 1, "none", 1},
+        {{{NULL}}, "nccl", 1, "nccl", 1},
+        {{{NULL}}, "mpi", 1, "mpi", 1},
+        {{{NULL}}, "nccl", 0, "CPU ranks use --comm mpi", 0},
+        // srun of 2 ranks
+        {{{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}}, "auto", 0, "mpi", 1},
+        {{{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}}, "auto", 1, "nccl", 1},
+        {{{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}}, "mpi", 1, "2 GPU ranks exchange gradients", 0},
+        {{{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}}, "none", 1, "takes --comm nccl", 0},
+        {{{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}}, "nccl", 0, "this run trains on the CPU", 0},
+        // torchrun of 2 ranks, and of 1 (a launched job of one keeps its launcher's backend)
+        {{{"RANK", "1"}, {"WORLD_SIZE", "2"}}, "auto", 1, "nccl", 1},
+        {{{"RANK", "1"}, {"WORLD_SIZE", "2"}}, "auto", 0, "launch CPU ranks with mpirun or srun", 0},
+        {{{"RANK", "0"}, {"WORLD_SIZE", "1"}}, "auto", 1, "nccl", 1},
+        {{{"RANK", "0"}, {"WORLD_SIZE", "1"}}, "auto", 0, "none", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int k = 0; k < 2; k++)
+            if (cases[i].env[k][0]) setenv(cases[i].env[k][0], cases[i].env[k][1], 1);
+        const char *chosen = NULL;
+        int rc = comm_choose_backend(cases[i].backend, cases[i].gpu, &chosen);
+        if (cases[i].ok)
+            CHECK(rc == 0 && strcmp(chosen, cases[i].want) == 0, "case %zu: --comm %s, gpu %d: %s", i,
+                  cases[i].backend, cases[i].gpu, rc == 0 ? chosen : scpt_error());
+        else
+            CHECK(rc == -1 && strstr(scpt_error(), cases[i].want), "case %zu: --comm %s, gpu %d: %s", i,
+                  cases[i].backend, cases[i].gpu, rc == 0 ? chosen : scpt_error());
+        clear_launch_env();
+    }
+}
+
 static void test_shard(void) {
     Comm c = comm;
     size_t sizes[] = {0, 1, 2, 10, 101, 4096};
@@ -103,6 +146,16 @@ static void test_collectives(void) {
         bad = 0;
         for (size_t i = 0; i < n; i++) bad += x[i] != (float)(i * 3);
         CHECK(bad == 0, "all-gather of %zu: %d wrong", n, bad);
+        // elements of other sizes, moved as bytes: 2 (bf16 parameters), 3 (any size)
+        for (size_t size = 2; size <= 3; size++) {
+            unsigned char *y = xmalloc(n * size);
+            for (size_t i = 0; i < n * size; i++) y[i] = i / size >= b && i / size < e ? (unsigned char)(i * 7 + 1) : 0;
+            comm_all_gather_elems(&comm, y, n, size);
+            bad = 0;
+            for (size_t i = 0; i < n * size; i++) bad += y[i] != (unsigned char)(i * 7 + 1);
+            CHECK(bad == 0, "all-gather of %zu %zu-byte elements: %d wrong", n, size, bad);
+            free(y);
+        }
         free(x);
         free(shard);
     }
@@ -159,6 +212,7 @@ int main(int argc, char **argv) {
     printf("rank %d of %d (%s)\n", comm.rank, comm.world, comm_backend_name(&comm));
     RUN_TEST(test_discover);
     RUN_TEST(test_backend_errors);
+    RUN_TEST(test_choose_backend);
     RUN_TEST(test_shard);
     RUN_TEST(test_collectives);
     RUN_TEST(test_rendezvous);

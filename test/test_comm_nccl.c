@@ -34,6 +34,15 @@ static void test_nccl_collectives(void) {
     for (size_t i = b; i < e; i++) bad += host[i - b] != (float)((comm.world - 1) * 500.0 + i);
     CHECK(bad == 0, "reduce-scatter: %d wrong", bad);
 
+    // in place (shard == x + begin), as the GPU model's ZeRO-1 step does it
+    for (size_t i = 0; i < n; i++) host[i] = (float)(comm.rank * 1000 + i);
+    cudaMemcpy(x, host, n * sizeof(float), cudaMemcpyHostToDevice);
+    comm_reduce_scatter_mean(&comm, x, x + b, n);
+    cudaMemcpy(host, x + b, (e - b) * sizeof(float), cudaMemcpyDeviceToHost);
+    bad = 0;
+    for (size_t i = b; i < e; i++) bad += host[i - b] != (float)((comm.world - 1) * 500.0 + i);
+    CHECK(bad == 0, "reduce-scatter in place: %d wrong", bad);
+
     for (size_t i = 0; i < n; i++) host[i] = i >= b && i < e ? (float)(3 * i) : -1.0f;
     cudaMemcpy(x, host, n * sizeof(float), cudaMemcpyHostToDevice);
     comm_all_gather(&comm, x, n);
@@ -41,6 +50,17 @@ static void test_nccl_collectives(void) {
     bad = 0;
     for (size_t i = 0; i < n; i++) bad += host[i] != (float)(3 * i);
     CHECK(bad == 0, "all-gather: %d wrong", bad);
+
+    // 2-byte elements (the bf16 parameters), as bytes
+    unsigned short *h16 = xmalloc(n * sizeof *h16);
+    for (size_t i = 0; i < n; i++) h16[i] = i >= b && i < e ? (unsigned short)(i * 7 + 1) : 0;
+    cudaMemcpy(x, h16, n * sizeof *h16, cudaMemcpyHostToDevice);
+    comm_all_gather_elems(&comm, x, n, sizeof *h16);
+    cudaMemcpy(h16, x, n * sizeof *h16, cudaMemcpyDeviceToHost);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += h16[i] != (unsigned short)(i * 7 + 1);
+    CHECK(bad == 0, "all-gather of 2-byte elements: %d wrong", bad);
+    free(h16);
 
     int root = comm.world - 1, value = comm.rank == root ? 42 : 0;
     int *dv;
