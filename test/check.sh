@@ -12,7 +12,8 @@ skip_all() { echo "  skipped: $1"; echo "0 passed, 0 failed, 1 skipped"; exit 0;
 
 # the build under test: the repo root, or build/asan for the sanitizer run (SCPT_BIN)
 bin=${SCPT_BIN:-.}
-# a test helper program of that build (the plain build keeps them in build/test)
-helper() { if [ "$bin" = . ]; then echo "build/test/$1"; else echo "$bin/test/$1"; fi; }
+# that build's test programs and helpers (the plain build keeps them in build/test)
+tests=$bin/test
+[ "$bin" = . ] && tests=build/test
 # tmp: a scratch directory removed when the script exits
 scratch() { tmp=$(mktemp -d "/tmp/scpt_$1_XXXXXX"); trap 'rm -rf "$tmp"' EXIT; }

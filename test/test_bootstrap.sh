@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . test/check.sh
-make_shards=$(helper make_shards)
+make_shards=$tests/make_shards
 cache=${SCPT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scpt}
 # convert and train under ASan: test_convert.sh covers them
 [ -n "${SCPT_SANITIZED:-}" ] && skip_all "the sanitized run (8 s of llama-server for no sanitized code)"

@@ -6,7 +6,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . test/check.sh
-make_shards=$(helper make_shards)
+make_shards=$tests/make_shards
 scratch test_convert_sh
 # check, with the command's last lines when it fails
 check() { local name=$1; shift; if "$@" >"$tmp/log" 2>&1; then ok "$name"; else bad "$name: $(tail -n 3 "$tmp/log")"; fi; }

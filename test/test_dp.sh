@@ -6,19 +6,11 @@
 # SCPT_BIN selects the build (the repo root, or build/asan for the sanitizer run).
 set -u
 cd "$(dirname "$0")/.."
-bin=${SCPT_BIN:-.}
-tests=$bin/test
-[ "$bin" = . ] && tests=build/test
 . test/check.sh
 
-if ! command -v mpirun >/dev/null; then
-    echo "skipped: mpirun not found (scripts/setup installs openmpi-bin)"
-    echo "0 passed, 0 failed, 1 skipped"
-    exit 0
-fi
+command -v mpirun >/dev/null || skip_all "mpirun not found (scripts/setup installs openmpi-bin)"
 . test/dp_common.sh
-tmp=$(mktemp -d /tmp/scpt_test_dp_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+scratch test_dp
 
 # ---- the collectives of the MPI backend, 2 and 3 ranks, buckets across shard edges
 for np in 2 3; do

@@ -9,13 +9,9 @@
 # test/test_dp_gpu.sh after `make test-gpu` has built what it needs.
 set -u
 cd "$(dirname "$0")/.."
-bin=${SCPT_BIN:-.}
-tests=$bin/test
-[ "$bin" = . ] && tests=build/test
 . test/check.sh
 . test/dp_common.sh
-tmp=$(mktemp -d /tmp/scpt_test_dp_gpu_XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+scratch test_dp_gpu
 
 # Is there a GPU? train itself says so: --device cuda stops at once without one (it
 # stops later on the missing shards with one). nvidia-smi counts them (within

@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 . test/check.sh
 entigraph=$bin/entigraph
-make_tiny_llama=$(helper make_tiny_llama)
+make_tiny_llama=$tests/make_tiny_llama
 . test/llama_server.sh
 [ -x "$llama_server" ] && [ -f "$llama_vocab" ] ||
     skip_all "$llama_server or $llama_vocab is absent (scripts/setup.d/llama_server.sh builds them)"

@@ -4,7 +4,7 @@
 set -u
 cd "$(dirname "$0")/.."
 . test/check.sh
-make_shards=$(helper make_shards)
+make_shards=$tests/make_shards
 scratch test_eval
 # the command fails and its stderr holds the text
 fails_with() { local text=$1; shift; ! "$@" >"$tmp/out" 2>&1 && grep -qF -- "$text" "$tmp/out"; }

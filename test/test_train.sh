@@ -6,7 +6,7 @@ set -u
 cd "$(dirname "$0")/.."
 . test/check.sh
 train=$bin/train
-make_shards=$(helper make_shards)
+make_shards=$tests/make_shards
 scratch test_train
 
 $make_shards "$tmp/train" 2 3000 100 1 && $make_shards "$tmp/replay" 1 2000 100 2 &&
