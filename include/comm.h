@@ -45,6 +45,8 @@ int comm_device_buffers(const Comm *c);   // 1: buffers must be device memory (n
 void comm_finalize(Comm *c);
 
 void comm_shard(const Comm *c, size_t n, size_t *begin, size_t *end);
+// the same for any rank of c's world
+void comm_shard_of(const Comm *c, int rank, size_t n, size_t *begin, size_t *end);
 
 // x <- mean over ranks of x (n elements, every rank)
 void comm_all_reduce_mean(Comm *c, float *x, size_t n);

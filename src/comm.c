@@ -134,12 +134,14 @@ void comm_finalize(Comm *c) {
     c->ops = NULL;
 }
 
-void comm_shard(const Comm *c, size_t n, size_t *begin, size_t *end) {
+void comm_shard_of(const Comm *c, int rank, size_t n, size_t *begin, size_t *end) {
     size_t per = (n + c->world - 1) / c->world;
-    size_t b = per * c->rank, e = b + per;
+    size_t b = per * rank, e = b + per;
     *begin = b < n ? b : n;
     *end = e < n ? e : n;
 }
+
+void comm_shard(const Comm *c, size_t n, size_t *begin, size_t *end) { comm_shard_of(c, c->rank, n, begin, end); }
 
 void comm_all_reduce_mean(Comm *c, float *x, size_t n) { c->ops->all_reduce_mean(c, x, n); }
 void comm_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t n) {

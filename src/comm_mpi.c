@@ -101,10 +101,8 @@ static void mpi_all_reduce_mean(Comm *c, float *x, size_t n) {
 static size_t bucket_split(const Comm *c, size_t n, size_t lo, size_t hi, int *counts, int *displs) {
     size_t mine = 0;
     for (int r = 0; r < c->world; r++) {
-        Comm other = *c;
-        other.rank = r;
         size_t sb, se;
-        comm_shard(&other, n, &sb, &se);
+        comm_shard_of(c, r, n, &sb, &se);
         size_t a = sb > lo ? sb : lo, e = se < hi ? se : hi;
         counts[r] = a < e ? (int)(e - a) : 0;
         displs[r] = a < e ? (int)(a - lo) : 0;

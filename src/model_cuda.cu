@@ -219,11 +219,7 @@ void gpu_model_print_memory(const GpuModel *g) {
     const Comm *comm = g->o.comm;
     for (int r = 0; r < (comm ? comm->world : 1); r++) {
         size_t b = 0, e = g->num_params;
-        if (g->sharded) {
-            Comm other = *comm;
-            other.rank = r;
-            comm_shard(&other, g->num_params, &b, &e);
-        }
+        if (g->sharded) comm_shard_of(comm, r, g->num_params, &b, &e);
         const double MiB = 1048576.0;
         double rest = gpu_model_bytes(g) - g->bytes[MEM_PARAMS] - g->bytes[MEM_GRADS] - g->bytes[MEM_OPTIM];
         printf("memory rank %d (ZeRO-%d, GPU): bf16 params %.1f + fp32 grads %.1f + fp32 master, adam m,v %.1f "

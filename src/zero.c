@@ -100,9 +100,7 @@ void dp_print_memory(const DataParallel *dp, const Model *m) {
     const double MiB = 1 << 20, f = sizeof(real);
     for (int r = 0; r < dp->comm->world; r++) {
         size_t b = 0, e = dp->num_params;
-        Comm other = *dp->comm;
-        other.rank = r;
-        if (dp->stage == 1) comm_shard(&other, dp->num_params, &b, &e);
+        if (dp->stage == 1) comm_shard_of(dp->comm, r, dp->num_params, &b, &e);
         double params = m->num_params * f / MiB, grads = params, moments = 2 * (e - b) * f / MiB;
         double staging = dp->shard ? (e - b) * f / MiB : 0, acts = 2 * m->act_count * f / MiB;
         printf("memory rank %d (ZeRO-%d): params %.1f + grads %.1f + adam m,v %.1f (params [%zu, %zu)) + "
