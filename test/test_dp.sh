@@ -17,7 +17,7 @@ for np in 2 3; do
     mpi "$np" "$tests/test_comm" >"$tmp/comm$np.log" 2>&1
     rc=$?
     check "MPI collectives with $np ranks (exit $rc)" \
-        test $rc -eq 0 -a "$(grep -c '^[0-9]* passed, 0 failed' "$tmp/comm$np.log")" -eq "$np"
+        test $rc -eq 0 -a "$(grep -c '^tally: pass=[0-9]* fail=0' "$tmp/comm$np.log")" -eq "$np"
 done
 
 "$tests/make_shards" "$tmp/train" 2 3000 100 1 && "$tests/make_shards" "$tmp/replay" 1 2000 100 2 &&

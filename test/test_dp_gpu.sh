@@ -47,7 +47,7 @@ ckpt12=ckpt_00000012.safetensors
 # ---- one GPU: the NCCL collectives (incl. the in-place reduce-scatter and the bf16
 # all-gather the GPU step uses), then NCCL at world 1 is the single-process run, bit for bit.
 "$tests/test_comm_nccl" >"$tmp/comm1.log" 2>&1
-check "NCCL collectives at world 1 (exit $?)" grep -q '^1 passed, 0 failed' "$tmp/comm1.log" At world 1 the
+check "NCCL collectives at world 1 (exit $?)" grep -q '^tally: pass=1 fail=0' "$tmp/comm1.log" At world 1 the
 # NCCL backend only sums host scalars (the loss) over one rank, which is exact.
 "$bin/train" "${common[@]}" "${short[@]}" --comm none --batch 8 --out "$tmp/one" >"$tmp/one.log" 2>&1
 check "1 GPU x 2B reference run (--comm none)" test -f "$tmp/one/$ckpt12"
@@ -71,7 +71,7 @@ if [ "$gpus" -lt 2 ] || ! command -v mpirun >/dev/null; then
 fi
 
 mpi 2 "$tests/test_comm_nccl" >"$tmp/comm2.log" 2>&1
-check "NCCL collectives with 2 ranks (exit $?)" test "$(grep -c '^1 passed, 0 failed' "$tmp/comm2.log")" -eq 2
+check "NCCL collectives with 2 ranks (exit $?)" test "$(grep -c '^tally: pass=1 fail=0' "$tmp/comm2.log")" -eq 2
 
 # ---- 2 GPUs x batch 4 against 1 GPU x batch 8, ZeRO-0 and ZeRO-1
 # Tolerance of the losses against 1 GPU x 2B: 5e-3 per step (the loss is ~4.6). The

@@ -245,8 +245,7 @@ int main(void) {
     llama3 = load("llama3", NULL);
     llama3_json = load("llama3", "tokenizer.json");
     if (!gpt2 || !llama3 || !llama3_json) {
-        printf("0 passed, 1 failed, 0 skipped\n");
-        return 1;
+        return test_tally(0, 1, 0);
     }
     RUN_TEST(test_hostile);
     RUN_TEST(test_hostile_mixtures);
