@@ -15,16 +15,16 @@ LDLIBS  := -lm
 # sub-makes print no "Entering/Leaving directory" lines: the last line of `make test` is its total
 MAKEFLAGS += --no-print-directory
 
-# objects of src/ stems: $(call objs,util shard) -> build/util.o build/shard.o
+# objects of src/ paths without .c: $(call objs,util/util data/shard) -> build/util/util.o build/data/shard.o
 objs = $(patsubst %,$(B)/%.o,$(1))
 
-# ---- parts: each a list of src/ stems -----------------------------------------
-UTIL_PART   := util args
-DATA_PART   := shard loader
+# ---- parts: each a list of src/ paths without .c (one folder per part: doc/architecture.md) -----------------------------------------
+UTIL_PART   := util/util util/args
+DATA_PART   := data/shard data/loader
 # the CPU twins of the kernels, one family per file, and the model built from them
-LAYERS_PART := encoder layernorm rmsnorm matmul rope attention gelu swiglu residual classifier adamw global_norm
-MODEL_PART  := $(LAYERS_PART) config model optim
-CKPT_PART   := safetensors checkpoint metrics
+LAYERS_PART := $(addprefix model/,encoder layernorm rmsnorm matmul rope attention gelu swiglu residual classifier adamw global_norm)
+MODEL_PART  := $(LAYERS_PART) model/config model/model model/optim
+CKPT_PART   := weights/safetensors weights/checkpoint util/metrics
 
 # ---- programs -----------------------------------------------------------------
 # each program: <name>_objs and <name>_libs
@@ -42,13 +42,13 @@ $(B)/test/test_optim: $(call objs,$(MODEL_PART) $(UTIL_PART))
 $(B)/test/test_model: $(call objs,$(MODEL_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: $(call objs,$(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: test_libs := -lcjson
-$(B)/test/test_gradcheck: $(patsubst %,$(B)/f64/%.o,$(MODEL_PART) util)
+$(B)/test/test_gradcheck: $(patsubst %,$(B)/f64/%.o,$(MODEL_PART) util/util)
 # helpers the test scripts run
 TEST_HELPERS := make_shards
 $(B)/test/make_shards: $(call objs,$(UTIL_PART) $(DATA_PART))
 
 # ---- tokenizer (issue #3): BPE library, the `tokenize` shard writer, demo data ----
-TOKENIZER_PART := tokenizer tokenizer_tiktoken tokenizer_hf bpe tokenize_input
+TOKENIZER_PART := tokenizer/tokenizer tokenizer/tokenizer_tiktoken tokenizer/tokenizer_hf tokenizer/bpe data/tokenize_input
 TOKENIZER_LIBS := -lpcre2-8 -lcjson -lpthread
 PROGRAMS += tokenize
 tokenize_objs  = $(call objs,tokenize $(TOKENIZER_PART) $(DATA_PART) $(UTIL_PART))
@@ -71,7 +71,7 @@ bench-tokenizer: $(B)/dev/bench_tokenizer
 	dev/bench_tokenizer.sh
 
 # ---- weights import/export (issue #7): Hugging Face folders, llm.c .bin, GGUF --------
-CONVERT_PART := convert_map hf_import hf_export gguf_model gguf
+CONVERT_PART := $(addprefix weights/,convert_map hf_import hf_export gguf_model gguf)
 PROGRAMS += convert
 convert_objs  = $(call objs,convert $(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 convert_libs := -lcjson
@@ -106,9 +106,9 @@ fuzz-safetensors fuzz-gguf: fuzz-%: $(B)/fuzz/%
 	$(B)/fuzz/$* -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 test/fuzz/$*
 
 # ---- EntiGraph client and corpus reader (issue #4) ------------------------------
-CORPUS_PART    := corpus
-GGUF_PART      := gguf
-ENTIGRAPH_PART := entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api
+CORPUS_PART    := data/corpus
+GGUF_PART      := weights/gguf
+ENTIGRAPH_PART := $(addprefix entigraph/,entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api)
 ENTIGRAPH_LIBS := -lcurl -lcjson
 PROGRAMS += entigraph
 entigraph_objs  = $(call objs,entigraph_main $(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
@@ -187,9 +187,9 @@ test-gpu bench-kernels:
 endif
 
 # ---- evaluation (issue #8): QA accuracy, BM25 retrieval, perplexity, the scaling-curve fit ----
-EVAL_PART := qa $(CORPUS_PART) eval_qa eval_score bm25
-# train --qa: QA accuracy in the metrics (src/train_qa.c)
-train_objs += $(call objs,train_qa $(EVAL_PART) $(TOKENIZER_PART))
+EVAL_PART := eval/qa $(CORPUS_PART) eval/eval_qa eval/eval_score eval/bm25
+# train --qa: QA accuracy in the metrics (src/eval/train_qa.c)
+train_objs += $(call objs,eval/train_qa $(EVAL_PART) $(TOKENIZER_PART))
 train_libs += $(TOKENIZER_LIBS)
 PROGRAMS += eval
 eval_objs  = $(call objs,eval $(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
@@ -197,11 +197,11 @@ eval_libs := $(TOKENIZER_LIBS)
 PROGRAMS += fitcurve corpus_text
 corpus_text_objs  = $(call objs,corpus_text $(CORPUS_PART) $(UTIL_PART))
 corpus_text_libs := -lcjson
-fitcurve_objs  = $(call objs,fitcurve fit $(UTIL_PART))
+fitcurve_objs  = $(call objs,fitcurve eval/fit $(UTIL_PART))
 fitcurve_libs := -lcjson
 EVAL_TESTS := test_eval test_fit
 TESTS += test/test_eval.sh
-$(B)/test/test_fit: $(call objs,fit $(UTIL_PART))
+$(B)/test/test_fit: $(call objs,eval/fit $(UTIL_PART))
 # the whole pipeline on this machine: generation, CPT at three budgets, eval, plot (scripts/demo.sh)
 .PHONY: demo
 demo: all
@@ -216,51 +216,51 @@ $(addprefix $(B)/test/,$(EVAL_TESTS)): test_libs := $(TOKENIZER_LIBS)
 # MPI backend is left out and --comm mpi says so.
 MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
-COMM_PART  := comm zero $(if $(MPI_LIBS),comm_mpi)
+COMM_PART  := dist/comm dist/zero $(if $(MPI_LIBS),dist/comm_mpi)
 train_objs += $(call objs,$(COMM_PART))
 train_libs += $(MPI_LIBS)
-$(B)/comm_mpi.o: CFLAGS += $(MPI_CFLAGS)
+$(B)/dist/comm_mpi.o: CFLAGS += $(MPI_CFLAGS)
 # the NCCL backend, for the CUDA path: built when nvcc and nccl.h are found
 CUDA_HOME  ?= /usr/local/cuda
 NCCL_FOUND := $(and $(wildcard $(CUDA_HOME)/bin/nvcc),$(wildcard $(CUDA_HOME)/include/nccl.h))
-NCCL_PART  := comm_nccl rendezvous
+NCCL_PART  := dist/comm_nccl dist/rendezvous
 NCCL_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcudart
-$(B)/comm_nccl.o $(B)/test/test_comm_nccl.o: CFLAGS += -I$(CUDA_HOME)/include
+$(B)/dist/comm_nccl.o $(B)/test/test_comm_nccl.o: CFLAGS += -I$(CUDA_HOME)/include
 DP_TESTS := test_comm test_plan test/test_dp.sh
 TESTS += $(DP_TESTS) $(if $(NCCL_FOUND),test_comm_nccl)
-$(B)/test/test_comm: $(call objs,comm rendezvous $(if $(MPI_LIBS),comm_mpi) $(UTIL_PART))
+$(B)/test/test_comm: $(call objs,dist/comm dist/rendezvous $(if $(MPI_LIBS),dist/comm_mpi) $(UTIL_PART))
 $(B)/test/test_comm: test_libs := $(MPI_LIBS)
-$(B)/test/test_comm_nccl: $(call objs,comm $(NCCL_PART) $(if $(MPI_LIBS),comm_mpi) $(UTIL_PART))
+$(B)/test/test_comm_nccl: $(call objs,dist/comm $(NCCL_PART) $(if $(MPI_LIBS),dist/comm_mpi) $(UTIL_PART))
 $(B)/test/test_comm_nccl: test_libs := $(NCCL_LIBS) $(MPI_LIBS)
 TEST_HELPERS += ckpt_diff
-$(B)/test/ckpt_diff: $(call objs,safetensors $(UTIL_PART))
+$(B)/test/ckpt_diff: $(call objs,weights/safetensors $(UTIL_PART))
 $(B)/test/ckpt_diff: test_libs := -lcjson
 # the memory / communication / time plan of doc/scaling.md
 PROGRAMS += plan
-plan_objs = $(call objs,plan plan_main config $(UTIL_PART))
-$(B)/test/test_plan: $(call objs,plan $(MODEL_PART) $(UTIL_PART))
+plan_objs = $(call objs,plan_main dist/plan model/config $(UTIL_PART))
+$(B)/test/test_plan: $(call objs,dist/plan $(MODEL_PART) $(UTIL_PART))
 .PHONY: scaling-doc
 scaling-doc: $(BIN)/plan
 	$(BIN)/plan --doc >doc/scaling.md
 
-# ---- GPU model and training path (issue #5): cuBLASLt matmuls, src/model_cuda.cu ---
+# ---- GPU model and training path (issue #5): cuBLASLt matmuls, src/model/model_cuda.cu ---
 # train runs on the GPU when one is visible (--device auto|cpu|cuda). It links the
 # GPU model whenever nvcc is found, except in the sanitizer build (ASan and the
-# CUDA runtime do not mix); otherwise src/model_cuda_stub.c, which sees no device.
-train_objs += $(B)/device.o
+# CUDA runtime do not mix); otherwise src/model/model_cuda_stub.c, which sees no device.
+train_objs += $(B)/model/device.o
 ifneq ($(NVCC),)
 ifneq ($(B),build/asan)
-GPU_MODEL_OBJS := $(CUDA_B)/src/model_cuda.o $(CUDA_B)/kernels/matmul.o $(KERNELS_OBJS)
+GPU_MODEL_OBJS := $(CUDA_B)/src/model/model_cuda.o $(CUDA_B)/kernels/matmul.o $(KERNELS_OBJS)
 GPU_MODEL_LIBS := $(CUDA_LIBS) -lcublasLt
 # whole-model gradients, 200-step loss curve and checkpoint exchange against the CPU path
 TESTS += test_model_gpu
 GPU_TESTS += test_model_gpu
 test-gpu: $(B)/test/test_model_gpu
-$(B)/test/test_model_gpu: $(GPU_MODEL_OBJS) $(call objs,comm $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(B)/test/test_model_gpu: $(GPU_MODEL_OBJS) $(call objs,dist/comm $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(B)/test/test_model_gpu: test_libs := -lcjson $(GPU_MODEL_LIBS)
 endif
 endif
-train_objs += $(if $(GPU_MODEL_OBJS),$(GPU_MODEL_OBJS),$(B)/model_cuda_stub.o)
+train_objs += $(if $(GPU_MODEL_OBJS),$(GPU_MODEL_OBJS),$(B)/model/model_cuda_stub.o)
 train_libs += $(GPU_MODEL_LIBS)
 
 # ---- data parallel on GPUs (issue #6): train links the NCCL backend with the GPU model ----

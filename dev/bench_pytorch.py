@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# the shapes of scpt's presets (src/config.c); vocab padded to a multiple of 128 as scpt pads it
+# the shapes of scpt's presets (src/model/config.c); vocab padded to a multiple of 128 as scpt pads it
 CONFIGS = {
     "gpt2-124m": dict(gpt2=True, vocab=50257, padded=50304, L=12, NH=12, NKV=12, C=768, H=3072),
     "llama3.2-1b": dict(gpt2=False, vocab=128256, padded=128256, L=16, NH=32, NKV=8, C=2048, H=8192, theta=500000.0),

@@ -14,7 +14,7 @@
 // parameters; gradients are reduce-scattered into it, the rank updates it, and the
 // new bf16 parameters are all-gathered. The flat parameter and gradient vectors are
 // padded to a multiple of the world size (NCCL's equal parts; the padding stays 0).
-// Plain C interface; without nvcc the build links src/model_cuda_stub.c instead,
+// Plain C interface; without nvcc the build links src/model/model_cuda_stub.c instead,
 // where gpu_device_probe() says so and nothing else can be reached.
 #ifndef SCPT_MODEL_CUDA_H
 #define SCPT_MODEL_CUDA_H

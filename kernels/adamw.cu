@@ -1,5 +1,5 @@
-// AdamW on the GPU (CPU twins: adamw_update in src/adamw.c, optimizer_step in
-// src/optim.c): updates fp32 master weights and moments, writes bf16 params.
+// AdamW on the GPU (CPU twins: adamw_update in src/model/adamw.c, optimizer_step in
+// src/model/optim.c): updates fp32 master weights and moments, writes bf16 params.
 #include <math.h>
 #include "common.cuh"
 #include "rng.h"

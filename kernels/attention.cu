@@ -1,5 +1,5 @@
 // Fused causal self-attention with grouped-query heads on the GPU (CPU twin:
-// src/attention.c), flash-attention style: keys and values stream through shared
+// src/model/attention.c), flash-attention style: keys and values stream through shared
 // memory in tiles, an online softmax keeps a running max and sum per query row,
 // and no T x T matrix exists. The forward saves each row's logsumexp; the backward
 // recomputes the probabilities from it in two deterministic kernels, one for dq

@@ -1,5 +1,5 @@
 // Fused classifier on the GPU (CPU twins: classifier_forward and classifier_backward
-// in src/classifier.c): one block per row; an online softmax reads the row once for
+// in src/model/classifier.c): one block per row; an online softmax reads the row once for
 // its max and sum, a second read (from L2) writes the gradient in place.
 #include "common.cuh"
 

@@ -1,4 +1,4 @@
-// Token and learned-position embeddings on the GPU (CPU twin: src/encoder.c).
+// Token and learned-position embeddings on the GPU (CPU twin: src/model/encoder.c).
 #include <cub/device/device_radix_sort.cuh>
 #include "common.cuh"
 

@@ -1,4 +1,4 @@
-// GELU, tanh approximation, on the GPU (CPU twin: src/gelu.c). 8 elements per thread.
+// GELU, tanh approximation, on the GPU (CPU twin: src/model/gelu.c). 8 elements per thread.
 #include "common.cuh"
 
 #define GELU_K 0.7978845608028654f   // sqrt(2 / pi)

@@ -1,5 +1,5 @@
-// Global gradient norm on the GPU (CPU twins: sum_squares in src/global_norm.c,
-// clip_gradients in src/optim.c). Deterministic: a fixed grid (independent of the
+// Global gradient norm on the GPU (CPU twins: sum_squares in src/model/global_norm.c,
+// clip_gradients in src/model/optim.c). Deterministic: a fixed grid (independent of the
 // device) whose blocks sum fixed element sets, then one thread adds the block
 // partials in order. Accumulated in double like the CPU twin.
 #include "common.cuh"

@@ -1,4 +1,4 @@
-// LayerNorm on the GPU (CPU twin: src/layernorm.c). One warp per row: the row is
+// LayerNorm on the GPU (CPU twin: src/model/layernorm.c). One warp per row: the row is
 // read once for the mean, again (from cache) for the variance, again to write.
 #include "common.cuh"
 

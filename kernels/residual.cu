@@ -1,4 +1,4 @@
-// Residual add on the GPU (CPU twin: src/residual.c). 8 elements per thread.
+// Residual add on the GPU (CPU twin: src/model/residual.c). 8 elements per thread.
 #include "common.cuh"
 
 __global__ void residual_forward_kernel(floatX *out, const floatX *a, const floatX *b, size_t n, bool vec) {

@@ -1,4 +1,4 @@
-// RMSNorm on the GPU (CPU twin: src/rmsnorm.c). One warp per row.
+// RMSNorm on the GPU (CPU twin: src/model/rmsnorm.c). One warp per row.
 #include "common.cuh"
 
 enum { ROWS_PER_BLOCK = 8 };   // 8 warps

@@ -1,4 +1,4 @@
-// Rotary position embedding on the GPU (CPU twin: src/rope.c): adjacent pairs
+// Rotary position embedding on the GPU (CPU twin: src/model/rope.c): adjacent pairs
 // (x[2i], x[2i+1]) of every q and k head, in place; v is left alone.
 #include "common.cuh"
 

@@ -1,4 +1,4 @@
-// SwiGLU on the GPU (CPU twin: src/swiglu.c): rows [gate (H) | up (H)] -> silu(gate) * up.
+// SwiGLU on the GPU (CPU twin: src/model/swiglu.c): rows [gate (H) | up (H)] -> silu(gate) * up.
 // One thread per 8 channels of one row.
 #include "common.cuh"
 

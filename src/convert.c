@@ -7,7 +7,7 @@
 #include "args.h"
 #include "checkpoint.h"
 #include "convert.h"
-#include "convert_impl.h"
+#include "weights/convert_impl.h"
 #include "safetensors.h"
 #include "util.h"
 

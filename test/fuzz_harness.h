@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "../src/convert_impl.h"
+#include "../src/weights/convert_impl.h"
 #include "convert.h"
 #include "gguf.h"
 #include "util.h"

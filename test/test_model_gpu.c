@@ -1,4 +1,4 @@
-// The GPU model (include/model_cuda.h) against the CPU reference path (src/model.c)
+// The GPU model (include/model_cuda.h) against the CPU reference path (src/model/model.c)
 // for both families: loss and every parameter gradient, recomputation and
 // determinism, a 200-step loss curve, and checkpoints passed from GPU to CPU and
 // back. Without a CUDA device it prints one SKIP line and the summary, and exits 0.

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "../src/tokenizer_impl.h"
+#include "../src/tokenizer/tokenizer_impl.h"
 #include "tokenize_input.h"
 #include "tokenizer.h"
 #include "util.h"

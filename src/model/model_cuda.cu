@@ -1,4 +1,4 @@
-// The GPU model (include/model_cuda.h): the layer sequence of src/model.c on the
+// The GPU model (include/model_cuda.h): the layer sequence of src/model/model.c on the
 // kernels of include/kernels.h and the cuBLASLt matmuls of include/matmul_cuda.h.
 //
 // Activation gradients need no per-layer storage: the gradient of the residual

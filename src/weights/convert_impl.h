@@ -36,7 +36,7 @@ uint16_t *to_half(float *f, size_t n, int bf16);
 int config_check_in(const ModelConfig *c, const char *path);
 // A whole file, NUL-terminated; NULL with scpt_error() naming it.
 char *read_whole_file(const char *path, size_t *size);
-// GGUF files as models (src/gguf_model.c)
+// GGUF files as models (src/weights/gguf_model.c)
 int gguf_read_config(const char *path, ModelConfig *cfg);
 int gguf_load(const char *path, Model *m);   // the padded vocabulary our models use
 
