@@ -111,7 +111,7 @@ GGUF_PART      := weights/gguf
 ENTIGRAPH_PART := $(addprefix entigraph/,entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api)
 ENTIGRAPH_LIBS := -lcurl -lcjson
 PROGRAMS += entigraph
-entigraph_objs  = $(call objs,entigraph_main $(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
+entigraph_objs  = $(call objs,entigraph $(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
 entigraph_libs := $(ENTIGRAPH_LIBS)
 TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh
 $(B)/test/test_corpus: $(call objs,$(CORPUS_PART) $(UTIL_PART))
@@ -237,7 +237,7 @@ $(B)/test/ckpt_diff: $(call objs,weights/safetensors $(UTIL_PART))
 $(B)/test/ckpt_diff: test_libs := -lcjson
 # the memory / communication / time plan of doc/scaling.md
 PROGRAMS += plan
-plan_objs = $(call objs,plan_main dist/plan model/config $(UTIL_PART))
+plan_objs = $(call objs,plan dist/plan model/config $(UTIL_PART))
 $(B)/test/test_plan: $(call objs,dist/plan $(MODEL_PART) $(UTIL_PART))
 .PHONY: scaling-doc
 scaling-doc: $(BIN)/plan

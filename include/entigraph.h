@@ -4,7 +4,7 @@
 //   entigraph_journal.c  the output JSONL: append + fsync, resume, torn tails
 //   entigraph_http.c     N requests in flight on libcurl multi, retries, backoff
 //   entigraph_api.c      OpenAI chat-completions requests and responses
-//   entigraph_main.c     the command line, the run loop, progress and summary
+//   src/entigraph.c      the command line, the run loop, progress and summary
 #ifndef SCPT_ENTIGRAPH_H
 #define SCPT_ENTIGRAPH_H
 
