@@ -66,13 +66,18 @@ struct Tokenizer {
     Scratch *scratch_list;
 };
 
-// tokenizer.c: building the tables. A file reader adds every token, calls
+// vocab.c: building the tables. A file reader adds every token, calls
 // tokenizer_index (maps by bytes, byte tokens), fills t->pairs, then
 // tokenizer_finish (special tokens, split pattern).
 int tokenizer_add_token(Tokenizer *t, int id, const char *bytes, size_t len, int special);
 int tokenizer_index(Tokenizer *t);
 int tokenizer_finish(Tokenizer *t, const char *pattern);
 void pair_map_init(PairMap *m, size_t expected);
+// the cut point of tokenizer_safe_cut: an ASCII letter, then a space or newline
+static inline int is_cut_point(const char *s, size_t i) {
+    char a = s[i - 1] | 0x20;
+    return (s[i] == ' ' || s[i] == '\n') && a >= 'a' && a <= 'z';
+}
 
 // tokenizer_tiktoken.c / tokenizer_hf.c: the file readers (fill t, then tokenizer_finish)
 int tokenizer_read_tiktoken(Tokenizer *t, const char *data, size_t size, TokenizerFamily family);
