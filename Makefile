@@ -33,9 +33,10 @@ train_objs  = $(call objs,train $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_P
 train_libs := -lcjson
 
 # ---- tests --------------------------------------------------------------------
+# test/test_layering.sh: no loop between source files or parts (doc/architecture.md)
 # C test programs: test/<name>.c linked with the parts they exercise. Programs in
 # TESTS_F64 are built against the double-precision build of the model (build/f64).
-TESTS := test_shard test_loader test_optim test_model test_checkpoint test_gradcheck test/test_train.sh
+TESTS := test/test_layering.sh test_shard test_loader test_optim test_model test_checkpoint test_gradcheck test/test_train.sh
 $(B)/test/test_shard: $(call objs,$(UTIL_PART) $(DATA_PART))
 $(B)/test/test_loader: $(call objs,$(UTIL_PART) $(DATA_PART))
 $(B)/test/test_optim: $(call objs,$(MODEL_PART) $(UTIL_PART))
@@ -216,21 +217,21 @@ $(addprefix $(B)/test/,$(EVAL_TESTS)): test_libs := $(TOKENIZER_LIBS)
 # MPI backend is left out and --comm mpi says so.
 MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
-COMM_PART  := dist/comm dist/zero $(if $(MPI_LIBS),dist/comm_mpi)
+COMM_PART  := comm/comm dist/zero $(if $(MPI_LIBS),comm/comm_mpi)
 train_objs += $(call objs,$(COMM_PART))
 train_libs += $(MPI_LIBS)
-$(B)/dist/comm_mpi.o: CFLAGS += $(MPI_CFLAGS)
+$(B)/comm/comm_mpi.o: CFLAGS += $(MPI_CFLAGS)
 # the NCCL backend, for the CUDA path: built when nvcc and nccl.h are found
 CUDA_HOME  ?= /usr/local/cuda
 NCCL_FOUND := $(and $(wildcard $(CUDA_HOME)/bin/nvcc),$(wildcard $(CUDA_HOME)/include/nccl.h))
-NCCL_PART  := dist/comm_nccl dist/rendezvous
+NCCL_PART  := comm/comm_nccl comm/rendezvous
 NCCL_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcudart
-$(B)/dist/comm_nccl.o $(B)/test/test_comm_nccl.o: CFLAGS += -I$(CUDA_HOME)/include
+$(B)/comm/comm_nccl.o $(B)/test/test_comm_nccl.o: CFLAGS += -I$(CUDA_HOME)/include
 DP_TESTS := test_comm test_plan test/test_dp.sh
 TESTS += $(DP_TESTS) $(if $(NCCL_FOUND),test_comm_nccl)
-$(B)/test/test_comm: $(call objs,dist/comm dist/rendezvous $(if $(MPI_LIBS),dist/comm_mpi) $(UTIL_PART))
+$(B)/test/test_comm: $(call objs,comm/comm comm/rendezvous $(if $(MPI_LIBS),comm/comm_mpi) $(UTIL_PART))
 $(B)/test/test_comm: test_libs := $(MPI_LIBS)
-$(B)/test/test_comm_nccl: $(call objs,dist/comm $(NCCL_PART) $(if $(MPI_LIBS),dist/comm_mpi) $(UTIL_PART))
+$(B)/test/test_comm_nccl: $(call objs,comm/comm $(NCCL_PART) $(if $(MPI_LIBS),comm/comm_mpi) $(UTIL_PART))
 $(B)/test/test_comm_nccl: test_libs := $(NCCL_LIBS) $(MPI_LIBS)
 TEST_HELPERS += ckpt_diff
 $(B)/test/ckpt_diff: $(call objs,weights/safetensors $(UTIL_PART))
@@ -256,7 +257,7 @@ GPU_MODEL_LIBS := $(CUDA_LIBS) -lcublasLt
 TESTS += test_model_gpu
 GPU_TESTS += test_model_gpu
 test-gpu: $(B)/test/test_model_gpu
-$(B)/test/test_model_gpu: $(GPU_MODEL_OBJS) $(call objs,dist/comm $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(B)/test/test_model_gpu: $(GPU_MODEL_OBJS) $(call objs,comm/comm $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(B)/test/test_model_gpu: test_libs := -lcjson $(GPU_MODEL_LIBS)
 endif
 endif
