@@ -284,6 +284,7 @@ all: $(addprefix $(BIN)/,$(PROGRAMS))
 
 define program_rule
 $(BIN)/$(1): $$($(1)_objs)
+	@mkdir -p $(BIN)
 	$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) $$($(1)_libs) -o $$@
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
@@ -319,12 +320,13 @@ test: deps
 	@awk '{p += $$1; f += $$2; s += $$3} END {printf "overall: %d passed, %d failed, %d skipped\n", p, f, s}' build/test_totals
 
 # the suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (its programs go to build/asan/bin: build/asan/<part>/ holds the objects)
 test-asan:
-	$(MAKE) B=build/asan BIN=build/asan EXTRA_CFLAGS="-O2 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	$(MAKE) B=build/asan BIN=build/asan/bin EXTRA_CFLAGS="-O2 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	        EXTRA_LDFLAGS="-fsanitize=address,undefined" asan-run
 
 asan-run: all $(filter $(B)/test/%,$(test_commands)) $(addprefix $(B)/test/,$(TEST_HELPERS))
-	SCPT_BIN=$(BIN) SCPT_SANITIZED=1 test/run_tests.sh $(test_commands)
+	SCPT_BIN=$(BIN) SCPT_TESTS=$(B)/test SCPT_SANITIZED=1 test/run_tests.sh $(test_commands)
 
 clean:
 	rm -rf build $(PROGRAMS)

@@ -10,10 +10,9 @@ finish() { echo "tally: pass=$pass fail=$fail skip=$skipped"; [ "$fail" -eq 0 ];
 # the whole script skipped, with the reason
 skip_all() { echo "  skipped: $1"; echo "tally: pass=0 fail=0 skip=1"; exit 0; }
 
-# the build under test: the repo root, or build/asan for the sanitizer run (SCPT_BIN)
+# the programs under test: the repo root, or build/asan/bin for the sanitizer run (SCPT_BIN)
 bin=${SCPT_BIN:-.}
-# that build's test programs and helpers (the plain build keeps them in build/test)
-tests=$bin/test
-[ "$bin" = . ] && tests=build/test
+# that build's test programs and helpers: build/test, or build/asan/test (SCPT_TESTS)
+tests=${SCPT_TESTS:-build/test}
 # tmp: a scratch directory removed when the script exits
 scratch() { tmp=$(mktemp -d "/tmp/scpt_$1_XXXXXX"); trap 'rm -rf "$tmp"' EXIT; }

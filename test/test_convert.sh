@@ -2,7 +2,7 @@
 # The convert program and train --init: a trained checkpoint -> Hugging Face folder
 # -> checkpoint -> folder again is byte-identical; train starts from a folder and
 # from a GGUF and names the tokenizer beside it; bad flags and inputs exit non-zero
-# with the file named. SCPT_BIN selects the build (repo root or build/asan).
+# with the file named. SCPT_BIN selects the build (repo root or build/asan/bin).
 set -u
 cd "$(dirname "$0")/.."
 . test/check.sh

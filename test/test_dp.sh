@@ -3,7 +3,7 @@
 # the MPI collectives, 2 ranks x batch B against 1 rank x batch 2B for ZeRO-0 and
 # ZeRO-1, kill + resume under 2 ranks, resuming a 2-rank checkpoint on 1 rank at the
 # same global batch (and refusing another), and a rank that dies ending the job.
-# SCPT_BIN selects the build (the repo root, or build/asan for the sanitizer run).
+# SCPT_BIN selects the build (the repo root, or build/asan/bin for the sanitizer run).
 set -u
 cd "$(dirname "$0")/.."
 . test/check.sh

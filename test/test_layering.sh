@@ -6,8 +6,8 @@
 # tsort fails on any loop and names it.
 cd "$(dirname "$0")/.." || exit 1
 . test/check.sh
-objdir=build
-[ "$bin" = . ] || objdir=$bin
+# the objects of the build under test: build, or build/asan beside its test programs
+objdir=$(dirname "$tests")
 command -v nm >/dev/null && command -v tsort >/dev/null || skip_all "nm or tsort is not installed (binutils, coreutils)"
 # the library and program objects of this build: not tests, benches, fuzzers or the f64 twin
 mapfile -t objs < <(find "$objdir" build/cuda/src build/cuda/kernels -name '*.o' 2>/dev/null |

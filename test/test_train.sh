@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the train program: learning, exact resume (straight run vs
 # stop + resume, and vs kill -9 + resume), flag validation and error messages.
-# SCPT_BIN selects the build (the repo root, or build/asan for the sanitizer run).
+# SCPT_BIN selects the build (the repo root, or build/asan/bin for the sanitizer run).
 set -u
 cd "$(dirname "$0")/.."
 . test/check.sh
