@@ -103,6 +103,13 @@ static ServerArgs parse_args(int argc, char **argv) {
     return a;
 }
 
+// a float flag as the decimal the user wrote (0.1, not 0.10000000149)
+static double decimal(float f) {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%g", f);
+    return strtod(buf, NULL);
+}
+
 static void add_accuracy(cJSON *o, const char *name, int k, int n) {
     double lo, hi;
     wilson_interval(k, n, &lo, &hi);
@@ -202,7 +209,7 @@ int eval_server_main(int argc, char **argv) {
     PromptSet ps;
     if (prompt_set_load(&ps, a.prompt, a.exemplars, a.shots) != 0) die("%s", scpt_error());
     GenConfig gc = {.server = a.server, .model = a.served_model, .api_key = getenv("OPENAI_API_KEY"), .chat = a.chat,
-                    .shots = a.shots, .temperature = a.temperature, .top_p = a.top_p, .max_tokens = a.max_new_tokens,
+                    .shots = a.shots, .temperature = decimal(a.temperature), .top_p = decimal(a.top_p), .max_tokens = a.max_new_tokens,
                     .samples = a.samples, .seed = (uint64_t)a.seed, .concurrency = a.concurrency,
                     .retries = a.retries, .timeout_s = a.timeout, .backoff_s = a.backoff, .limit = a.limit,
                     .progress = 1};
