@@ -197,7 +197,7 @@ EVAL_GEN_PART := $(addprefix eval/,answer gen_prompt eval_gen oai_batch retrieve
                  $(addprefix entigraph/,entigraph_http entigraph_journal entigraph_prompts entigraph_plan)
 eval_objs  = $(call objs,eval $(EVAL_PART) $(EVAL_GEN_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 eval_libs := $(TOKENIZER_LIBS) -lcurl
-TESTS += test_eval_gen test/test_eval_server.sh
+TESTS += test_eval_gen test/test_eval_server.sh test/test_eval_llama.sh
 $(B)/test/test_eval_gen: $(call objs,$(addprefix eval/,answer gen_prompt oai_batch retrieve_dense) entigraph/entigraph_http entigraph/entigraph_prompts $(UTIL_PART))
 $(B)/test/test_eval_gen: test_libs := -lcurl -lcjson
 PROGRAMS += fitcurve corpus_text
