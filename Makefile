@@ -198,7 +198,7 @@ EVAL_GEN_PART := $(addprefix eval/,answer gen_prompt eval_gen oai_batch retrieve
 eval_objs  = $(call objs,eval $(EVAL_PART) $(EVAL_GEN_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 eval_libs := $(TOKENIZER_LIBS) -lcurl
 TESTS += test_eval_gen test/test_eval_server.sh test/test_eval_llama.sh
-$(B)/test/test_eval_gen: $(call objs,$(addprefix eval/,answer gen_prompt oai_batch retrieve_dense) entigraph/entigraph_http entigraph/entigraph_prompts $(UTIL_PART))
+$(B)/test/test_eval_gen: $(call objs,$(addprefix eval/,answer gen_prompt oai_batch retrieve_dense qa) entigraph/entigraph_http entigraph/entigraph_prompts $(CORPUS_PART) $(UTIL_PART))
 $(B)/test/test_eval_gen: test_libs := -lcurl -lcjson
 PROGRAMS += fitcurve corpus_text
 corpus_text_objs  = $(call objs,corpus_text $(CORPUS_PART) $(UTIL_PART))

@@ -162,6 +162,42 @@ static void test_exemplar_errors(void) {
           scpt_error());
 }
 
+// QuALITY's hard flag from the annotators' answers in the flattened release
+static void test_hard_flag_from_answers(void) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/flat.jsonl", scratch_dir());
+    // q1: untimed right, 3 of 5 timed wrong: hard; q2: 2 of 4 timed wrong (no majority); q3: untimed
+    // mostly wrong; q4: an explicit flag wins; q5: no answers at all
+    write_file(path,
+               "{\"article_id\": 1, \"article\": \"<p>x</p>\", \"title\": \"T\","
+               " \"question1\": \"a\", \"question1option1\": \"x\", \"question1option2\": \"y\", \"question1_gold_label\": 2,"
+               " \"question1_annotator_answers\": [2, 2, 1], \"question1_annotator_speed_answers\": [1, 1, 2, 1, 2],"
+               " \"question2\": \"b\", \"question2option1\": \"x\", \"question2option2\": \"y\", \"question2_gold_label\": 1,"
+               " \"question2_annotator_answers\": [1, 1, 1], \"question2_annotator_speed_answers\": [2, 2, 1, 1],"
+               " \"question3\": \"c\", \"question3option1\": \"x\", \"question3option2\": \"y\", \"question3_gold_label\": 1,"
+               " \"question3_annotator_answers\": [2, 2, 1], \"question3_annotator_speed_answers\": [2, 2, 2],"
+               " \"question4\": \"d\", \"question4option1\": \"x\", \"question4option2\": \"y\", \"question4_gold_label\": 1,"
+               " \"question4_difficult\": 0, \"question4_annotator_answers\": [1], \"question4_annotator_speed_answers\": [2],"
+               " \"question5\": \"e\", \"question5option1\": \"x\", \"question5option2\": \"y\", \"question5_gold_label\": 1}\n");
+    QASet set;
+    CHECK(qa_load(&set, path) == 0, "%s", scpt_error());
+    int want[] = {1, 0, 0, 0, -1};
+    CHECK(set.n_items == 5, "%d questions", set.n_items);
+    for (int i = 0; i < set.n_items && i < 5; i++)
+        CHECK(set.items[i].q->difficult == want[i], "question %d: %d, want %d", i + 1, set.items[i].q->difficult, want[i]);
+    qa_free(&set);
+    // the shared sample: 5 questions, 4 of them hard by the annotators' answers (counted by hand)
+    const char *sample = "../shared/data/quality/quality_sample.jsonl";
+    FILE *f = fopen(sample, "r");
+    if (!f) SKIP_TEST("%s is absent", sample);
+    fclose(f);
+    CHECK(qa_load(&set, sample) == 0, "%s", scpt_error());
+    int hard = 0;
+    for (int i = 0; i < set.n_items; i++) hard += set.items[i].q->difficult == 1;
+    CHECK(set.n_items == 5 && hard == 4, "%d questions, %d hard", set.n_items, hard);
+    qa_free(&set);
+}
+
 static void test_cache_key(void) {
     const char *a[] = {"one", "two"}, *b[] = {"onet", "wo"}, *c[] = {"one", "two"};
     CHECK(dense_chunks_key("m", a, 2) == dense_chunks_key("m", c, 2), "same chunks, same key");
@@ -177,6 +213,7 @@ int main(void) {
     RUN_TEST(test_prompt_text_exact);
     RUN_TEST(test_prompt_messages);
     RUN_TEST(test_exemplar_errors);
+    RUN_TEST(test_hard_flag_from_answers);
     RUN_TEST(test_cache_key);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", scratch_dir());
