@@ -110,48 +110,45 @@ void prompt_set_free(PromptSet *ps) {
     memset(ps, 0, sizeof *ps);
 }
 
-// a growing string
+// a string written with stdio (open_memstream): str_open, fprintf/fputs, str_close
 typedef struct {
+    FILE *f;
     char *s;
-    size_t len, cap;
-} Buf;
+    size_t len;
+} Str;
 
-static void add(Buf *b, const char *s) {
-    size_t n = strlen(s);
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->s = realloc(b->s, b->cap);
-        if (!b->s) die("out of memory building a prompt");
-    }
-    memcpy(b->s + b->len, s, n + 1);
-    b->len += n;
+static FILE *str_open(Str *b) {
+    b->f = open_memstream(&b->s, &b->len);
+    if (!b->f) die("out of memory building a prompt");
+    return b->f;
+}
+
+static char *str_close(Str *b) {
+    if (fclose(b->f) != 0) die("out of memory building a prompt");
+    return b->s;
 }
 
 // "Title" by Author (Year), leaving out what is empty
 static char *article_line(const char *title, const char *author, const char *year) {
-    Buf b = {0};
-    add(&b, "\""), add(&b, title), add(&b, "\"");
-    if (author && author[0]) add(&b, " by "), add(&b, author);
-    if (year && year[0]) add(&b, " ("), add(&b, year), add(&b, ")");
-    return b.s;
+    Str b;
+    FILE *f = str_open(&b);
+    fprintf(f, "\"%s\"", title);
+    if (author && author[0]) fprintf(f, " by %s", author);
+    if (year && year[0]) fprintf(f, " (%s)", year);
+    return str_close(&b);
 }
 
 // the @user block of a question
 static char *user_block(const PromptSet *ps, const QuestionText *q) {
-    Buf opts = {0};
-    for (int i = 0; i < q->n_options; i++) {
-        char label[8];
-        snprintf(label, sizeof label, "%s%c. ", i ? "\n" : "", 'A' + i);
-        add(&opts, label), add(&opts, q->options[i]);
-    }
-    Buf ctx = {0};
-    add(&ctx, "");
-    if (q->context && q->context[0]) add(&ctx, "Context:\n"), add(&ctx, q->context), add(&ctx, "\n\n");
-    char *article = article_line(q->title, q->author, q->year);
-    const char *values[] = {article, q->title, q->author ? q->author : "", q->year ? q->year : "", q->question, opts.s,
-                            ctx.s};
+    Str opts, ctx;
+    FILE *f = str_open(&opts);
+    for (int i = 0; i < q->n_options; i++) fprintf(f, "%s%c. %s", i ? "\n" : "", 'A' + i, q->options[i]);
+    f = str_open(&ctx);
+    if (q->context && q->context[0]) fprintf(f, "Context:\n%s\n\n", q->context);
+    char *article = article_line(q->title, q->author, q->year), *o = str_close(&opts), *c = str_close(&ctx);
+    const char *values[] = {article, q->title, q->author ? q->author : "", q->year ? q->year : "", q->question, o, c};
     char *s = prompt_fill(ps->prompt.user, placeholders, values, 7);
-    free(article), free(opts.s), free(ctx.s);
+    free(article), free(o), free(c);
     return s;
 }
 
@@ -161,27 +158,25 @@ static QuestionText exemplar_text(const Exemplar *e) {
 
 // an exemplar's answer: " <rationale>\nAnswer: <letter>"
 static char *exemplar_answer(const Exemplar *e) {
-    Buf b = {0};
-    char tail[16];
-    snprintf(tail, sizeof tail, "\nAnswer: %c", 'A' + e->answer);
-    add(&b, e->rationale), add(&b, tail);
-    return b.s;
+    Str b;
+    fprintf(str_open(&b), "%s\nAnswer: %c", e->rationale, 'A' + e->answer);
+    return str_close(&b);
 }
 
 char *gen_prompt_text(const PromptSet *ps, int shots, const QuestionText *q) {
-    Buf b = {0};
-    add(&b, "");
-    if (ps->prompt.system[0]) add(&b, ps->prompt.system), add(&b, "\n\n");
+    Str b;
+    FILE *f = str_open(&b);
+    if (ps->prompt.system[0]) fprintf(f, "%s\n\n", ps->prompt.system);
     for (int i = 0; i < shots; i++) {
         QuestionText et = exemplar_text(&ps->ex[i]);
         char *u = user_block(ps, &et), *a = exemplar_answer(&ps->ex[i]);
-        add(&b, u), add(&b, " "), add(&b, a), add(&b, "\n\n");
+        fprintf(f, "%s %s\n\n", u, a);
         free(u), free(a);
     }
     char *u = user_block(ps, q);
-    add(&b, u);
+    fputs(u, f);
     free(u);
-    return b.s;
+    return str_close(&b);
 }
 
 static void add_message(cJSON *msgs, const char *role, const char *content) {
