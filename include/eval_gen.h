@@ -5,10 +5,13 @@
 //   src/eval/eval_gen.c        questions x samples through the HTTP pool, the journal
 //   src/eval/oai_batch.c       blocking batches of requests (embeddings, rerank)
 //   src/eval/retrieve_dense.c  dense retrieval: embeddings, the on-disk index, reranking
+//   src/eval/eval_summaries.c  eval --summaries: summaries judged claim by claim
+//   src/eval/settings_journal.c  journals that start with their settings
 //   src/eval/eval_server.c     the command line of eval --server, the summary
 #ifndef SCPT_EVAL_GEN_H
 #define SCPT_EVAL_GEN_H
 
+#include <cjson/cJSON.h>
 #include <stdint.h>
 
 #include "entigraph.h"
@@ -70,6 +73,16 @@ typedef struct {
 char *gen_prompt_text(const PromptSet *ps, int shots, const QuestionText *q);
 char *gen_prompt_messages(const PromptSet *ps, int shots, const QuestionText *q);
 
+// ---- journals with settings ---------------------------------------------------------------
+// A journal (entigraph.h) whose first line is {"settings": {...}}. Opening refuses one
+// written under other settings ("<path>:<line>: ... other settings"), gives each other
+// record to on_record (owned by the caller of the callback: copy what you keep), and
+// starts a new journal with the settings line.
+typedef void (*JsonRecordFn)(void *ctx, const cJSON *record);
+int settings_journal_open(Journal *j, const char *path, const cJSON *settings, JsonRecordFn on_record, void *ctx);
+// one record as one line, synced; -1 with scpt_error()
+int journal_append_json(Journal *j, const cJSON *o);
+
 // ---- the run ------------------------------------------------------------------------------
 typedef struct {
     const char *server;       // base URL, e.g. http://127.0.0.1:8080/v1
@@ -112,7 +125,7 @@ int gen_evaluate(const QASet *set, char *const *contexts, const PromptSet *ps, c
 // reason). -1 with scpt_error() when a request fails for good.
 typedef int (*BatchParseFn)(void *ctx, int i, const char *body, size_t len, char *reason, size_t cap);
 int oai_batch(const char *url, const char *api_key, char **bodies, int n, int concurrency, double timeout_s,
-              int retries, BatchParseFn parse, void *ctx);
+              int retries, double backoff_s, BatchParseFn parse, void *ctx);
 
 // ---- dense retrieval --------------------------------------------------------------------------
 typedef struct {
@@ -125,7 +138,7 @@ typedef struct {
     int candidates;           // rerank: the dense top-N to rerank (>= k)
     int batch;                // inputs per /embeddings request
     int concurrency, retries;
-    double timeout_s;
+    double timeout_s, backoff_s;
 } DenseConfig;
 
 typedef struct {
@@ -146,6 +159,33 @@ int dense_search(const DenseIndex *ix, const DenseConfig *cfg, const char *const
 void dense_index_free(DenseIndex *ix);
 // The embedding cache file's name for these chunks and model (for tests and messages).
 uint64_t dense_chunks_key(const char *model, const char *const *chunks, int n_chunks);
+
+// ---- summaries judged claim by claim (eval --server URL --summaries --judge URL) -------------
+// Each article (the documents of --qa, first `limit`) is summarised from memory by the
+// model at `server` (chat; the summary prompt names the article, as the QA prompt does);
+// the judge at `judge` splits each summary into claims ({"claims": [...]}) and marks
+// each supported or not by the article's text ({"supported": [...]}). Prompt files as
+// the QA prompt's, placeholders: summary {article} {title} {author} {year}; claims
+// {article} {summary}; support {article} {document} {claims} (numbered lines) {n}.
+typedef struct {
+    const char *server, *model, *judge, *judge_model, *api_key;
+    Prompt summary_prompt, claims_prompt, support_prompt;
+    double temperature, timeout_s, backoff_s;
+    int max_tokens, judge_tokens, concurrency, retries, limit;
+} SummaryConfig;
+
+typedef struct {
+    int n;                                    // summaries judged
+    long claims, unsupported;
+    double claims_mean, claims_lo, claims_hi; // claims per summary, 95% interval (normal)
+} SummaryResult;
+
+// -1 with scpt_error() (file named) on a bad prompt file
+int summaries_load_prompts(SummaryConfig *c, const char *summary, const char *claims, const char *support);
+// Every answer is journalled (after a settings line) as it comes, so a rerun asks only
+// what is missing; records_path gets one line per judged summary. -1 with scpt_error().
+int summaries_evaluate(const Corpus *c, const SummaryConfig *cfg, const char *journal_path, const char *records_path,
+                       SummaryResult *r);
 
 // ---- the program --------------------------------------------------------------------------
 // eval with --server anywhere in argv: its own flags (eval --server URL --help).

@@ -8,6 +8,10 @@
 // /v1/chat/completions (the same from the last user message), /v1/embeddings (a
 // 64-dimensional bag of words, hashed), /v1/rerank (relevance = shared words, plus 100
 // for a document holding RERANKME; results sent worst first).
+// Summaries (eval --summaries, chat): "Summarize the article "T" ..." gets four sentences
+// about T; the judge's claim split gets the summary's sentences as claims (the first
+// time for each summary a reply without JSON, retried), the support step marks the
+// claims holding "two" unsupported.
 // A completion answers "Answer: <letter>" with the letter after "ans=" in the question
 // text, or for "vote=XYZ" the letter X, Y or Z by the request's seed % 3, or no letter
 // for "ans=none". LOG gets one JSON line per request: {path, question, seed, attempt,
@@ -47,6 +51,26 @@ function main() {
         return `Option A looks tempting, but the text says otherwise.\nAnswer: ${m[1]}`;
     }
 
+    function summaryReply(text) {
+        let m = /^Summarize the article "([^"]*)"/.exec(text);
+        if (m) return {log: {step: 'summary', title: m[1]},
+                       content: `A summary of ${m[1]}. Fact one about ${m[1]}. Fact two about ${m[1]}. Fact three about ${m[1]}.`};
+        if (text.includes('Split it into atomic claims')) {
+            const summary = text.slice(text.indexOf('Summary:\n') + 9);
+            const attempt = (attempts.get(summary) || 0) + 1;
+            attempts.set(summary, attempt);
+            const claims = summary.split(/\.\s*/).filter((c) => c).map((c) => c + '.');
+            return {log: {step: 'claims', attempt},
+                    content: attempt === 1 ? 'Sure! Here are the claims.' : '```json\n' + JSON.stringify({claims}) + '\n```'};
+        }
+        if (text.includes('numbered claims')) {
+            const claims = text.slice(text.indexOf('Claims:\n') + 8).split('\n').filter((l) => /^\d+\. /.test(l));
+            return {log: {step: 'support', n: claims.length, document: text.includes('Mara kept the lighthouse')},
+                    content: JSON.stringify({supported: claims.map((c) => !c.includes('two'))})};
+        }
+        return null;
+    }
+
     const server = http.createServer((req, res) => {
         let body = '';
         req.on('data', (c) => { body += c; });
@@ -73,6 +97,14 @@ function main() {
                     return reply(res, 200, {model: r.model, results: scored});
                 }
                 const chat = req.url === '/v1/chat/completions';
+                const judged = chat && summaryReply(r.messages[r.messages.length - 1].content);
+                if (judged) {
+                    Object.assign(entry, judged.log);
+                    fs.writeSync(log, JSON.stringify(entry) + '\n');
+                    return reply(res, 200, {id: 'x', object: 'chat.completion', model: 'scripted',
+                                            choices: [{index: 0, message: {role: 'assistant', content: judged.content}, finish_reason: 'stop'}],
+                                            usage: {prompt_tokens: 50, completion_tokens: 7, total_tokens: 57}});
+                }
                 if (!chat && req.url !== '/v1/completions') return reply(res, 404, {error: {message: 'no such endpoint'}});
                 const text = chat ? r.messages[r.messages.length - 1].content : r.prompt;
                 const qs = text.split('\n').filter((l) => l.startsWith('Question: '));

@@ -166,6 +166,25 @@ t("reranking puts its best chunk in every prompt (results come worst first)", ()
     const ps = log.filter((r) => r.prompt).slice(-6);
     return log.filter((r) => r.path === "/v1/rerank").length === 6 && ps.every((r) => context(r.prompt).includes("RERANKME")); });
 JS
+# 7. --summaries: summary, claims (a reply without JSON retried), support; 2 articles x 4 claims,
+# the "two" claim of each unsupported; a rerun asks nothing
+rm -f "$tmp/clean.log"
+start_server clean
+sum=(--server "$url" --summaries --judge "$url" --qa "$tmp/qa.jsonl" --retries 2 --backoff 0.05 --out "$tmp/s")
+$eval_bin "${sum[@]}" >"$tmp/s.log" 2>&1
+check "summaries run exits 0" [ $? -eq 0 ]
+$eval_bin "${sum[@]}" >"$tmp/s2.log" 2>&1
+checks "$tmp/s/summary.json" "$tmp/s/summaries.jsonl" "$tmp/clean.log" <<'JS'
+const [s, recs, log] = f;
+t("4 claims per summary, 2 of 8 unsupported, with intervals",
+  () => s.n === 2 && s.claims_per_summary.mean === 4 && s.unsupported.claims === 8 && s.unsupported.unsupported === 2 &&
+        Math.abs(s.unsupported.ci95[0] - 0.0715) < 1e-3 && Math.abs(s.unsupported.ci95[1] - 0.5907) < 1e-3);
+t("per summary: its claims and verdicts", () => recs.length === 2 && recs[0].doc === "keeper" &&
+  recs[0].claims.map((c) => c.supported).join() === "true,true,false,true" && recs[0].n_unsupported === 1);
+t("the claim split without JSON was asked again, the support step saw the article",
+  () => log.filter((r) => r.step === "claims").length === 4 && log.some((r) => r.step === "support" && r.n === 4 && r.document));
+t("a rerun asks nothing", () => log.length === 2 + 4 + 2);
+JS
 check "no sanitizer reports in the runs' logs" bash -c "! grep -l 'Sanitizer' '$tmp'/*.log"
 echo "  $(($(date +%s) - t0)) s"
 finish

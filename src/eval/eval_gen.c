@@ -32,7 +32,6 @@ typedef struct {
     const char *failures_path;
     char **records;      // the journal line of each finished question (resumed or new)
     GenResult *r;
-    int fatal;
 } Run;
 
 static char *question_key(const QASet *set, int i) {
@@ -60,31 +59,6 @@ static cJSON *settings_json(const GenConfig *c, const char *prompt_sample) {
     return s;
 }
 
-typedef struct {
-    cJSON *settings;
-    int mismatch;
-    long mismatch_line;
-    cJSON **recs;
-    int n_recs, cap_recs;
-} Scan;
-
-static void on_journal_line(void *ctx, const char *line, size_t len, long lineno) {
-    Scan *sc = ctx;
-    cJSON *o = cJSON_ParseWithLength(line, len);
-    const cJSON *set = cJSON_GetObjectItemCaseSensitive(o, "settings");
-    if (set) {
-        if (!sc->mismatch && !cJSON_Compare(set, sc->settings, 1)) sc->mismatch = 1, sc->mismatch_line = lineno;
-        cJSON_Delete(o);
-        return;
-    }
-    if (sc->n_recs == sc->cap_recs) {
-        sc->cap_recs = sc->cap_recs * 2 + 64;
-        sc->recs = realloc(sc->recs, (size_t)sc->cap_recs * sizeof *sc->recs);
-        if (!sc->recs) die("out of memory");
-    }
-    sc->recs[sc->n_recs++] = o;
-}
-
 static const char *letter(int i, char *buf) {
     if (i < 0) return "";
     buf[0] = (char)('A' + i), buf[1] = '\0';
@@ -102,7 +76,7 @@ static void tally(GenResult *r, const QAItem *it, int pred, int vote) {
     if (it->q->difficult == 0) r->n_easy++, r->correct_easy += ok;
 }
 
-static char *record_line(Run *run, int i) {
+static cJSON *question_record(Run *run, int i) {
     const QAItem *it = &run->set->items[i];
     const GenConfig *c = run->cfg;
     ItemState *s = &run->st[i];
@@ -130,13 +104,11 @@ static char *record_line(Run *run, int i) {
     cJSON_AddStringToObject(o, "finish_reason", s->finish ? s->finish : "");
     cJSON_AddNumberToObject(o, "prompt_tokens", (double)s->prompt_tokens);
     cJSON_AddNumberToObject(o, "completion_tokens", (double)s->completion_tokens);
-    char *line = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
     free(key);
     tally(run->r, it, pred, vote);
     run->r->prompt_tokens += s->prompt_tokens, run->r->completion_tokens += s->completion_tokens;
     free(ans);
-    return line;
+    return o;
 }
 
 static void free_state(Run *run, int i, int samples) {
@@ -190,18 +162,15 @@ static Verdict on_response(void *ctx, void *user, const char *body, size_t len, 
     else free(finish);
     s->prompt_tokens += pt, s->completion_tokens += ct;
     if (++s->got == run->cfg->samples) {
-        char *line = record_line(run, ref->item);
-        size_t n = strlen(line);
-        line = realloc(line, n + 2);
-        line[n] = '\n', line[n + 1] = '\0';
-        if (journal_append(&run->journal, line, n + 1) != 0 || journal_sync(&run->journal) != 0) {
+        cJSON *rec = question_record(run, ref->item);
+        int rc = journal_append_json(&run->journal, rec);
+        run->records[ref->item] = cJSON_PrintUnformatted(rec);
+        cJSON_Delete(rec);
+        if (rc != 0) {
             snprintf(reason, cap, "%s", scpt_error());
-            free(line), free(ref);
-            run->fatal = 1;
+            free(ref);
             return VERDICT_FATAL;
         }
-        line[n] = '\0';
-        run->records[ref->item] = line;
         s->done = 1;
         free_state(run, ref->item, run->cfg->samples);
     }
@@ -264,54 +233,40 @@ static char *question_prompt(const QASet *set, char *const *contexts, const Prom
     return c->chat ? gen_prompt_messages(ps, c->shots, &qt) : gen_prompt_text(ps, c->shots, &qt);
 }
 
-// opens the journal, checks its settings, takes in its records; appends the settings line to a new one
-static int open_journal(Run *run, const char *path, cJSON *settings) {
-    Scan sc = {.settings = settings};
-    int rc = journal_open(&run->journal, path, on_journal_line, &sc);
-    if (rc == 0 && sc.mismatch) {
-        journal_close(&run->journal);
-        scpt_set_error("%s:%ld: the journal was written with other settings (model, prompt, exemplars, "
-                       "sampling or retrieval); give another --out or remove it", path, sc.mismatch_line);
-        rc = -1;
-    }
-    StrSet wanted = {0};
-    for (int i = 0; rc == 0 && i < run->n; i++) {
+typedef struct {
+    Run *run;
+    StrSet wanted;       // the keys of this run's questions
+} Resume;
+
+// a journal record of one of this run's questions: it is done
+static void on_record(void *ctx, const cJSON *rec) {
+    Resume *rs = ctx;
+    Run *run = rs->run;
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(rec, "key"), *idx = cJSON_GetObjectItemCaseSensitive(rec, "index");
+    const cJSON *pred = cJSON_GetObjectItemCaseSensitive(rec, "pred"), *vote = cJSON_GetObjectItemCaseSensitive(rec, "vote");
+    int i = cJSON_IsNumber(idx) ? (int)idx->valuedouble : -1;
+    if (!cJSON_IsString(key) || !strset_has(&rs->wanted, key->valuestring) || i < 0 || i >= run->n || run->records[i] ||
+        !cJSON_IsNumber(pred) || !cJSON_IsNumber(vote))
+        return;
+    run->records[i] = cJSON_PrintUnformatted(rec);
+    run->st[i].done = 1;
+    tally(run->r, &run->set->items[i], (int)pred->valuedouble, (int)vote->valuedouble);
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(rec, "prompt_tokens"),
+                *ct = cJSON_GetObjectItemCaseSensitive(rec, "completion_tokens");
+    run->r->prompt_tokens += cJSON_IsNumber(pt) ? (long)pt->valuedouble : 0;
+    run->r->completion_tokens += cJSON_IsNumber(ct) ? (long)ct->valuedouble : 0;
+    run->r->resumed++;
+}
+
+static int open_journal(Run *run, const char *path, const cJSON *settings) {
+    Resume rs = {.run = run};
+    for (int i = 0; i < run->n; i++) {
         char *k = question_key(run->set, i);
-        strset_add(&wanted, k);
+        strset_add(&rs.wanted, k);
         free(k);
     }
-    for (int r = 0; r < sc.n_recs; r++) {
-        const cJSON *key = cJSON_GetObjectItemCaseSensitive(sc.recs[r], "key");
-        const cJSON *idx = cJSON_GetObjectItemCaseSensitive(sc.recs[r], "index");
-        const cJSON *pred = cJSON_GetObjectItemCaseSensitive(sc.recs[r], "pred");
-        const cJSON *vote = cJSON_GetObjectItemCaseSensitive(sc.recs[r], "vote");
-        int i = cJSON_IsNumber(idx) ? (int)idx->valuedouble : -1;
-        if (rc == 0 && cJSON_IsString(key) && strset_has(&wanted, key->valuestring) && i >= 0 && i < run->n &&
-            !run->records[i] && cJSON_IsNumber(pred) && cJSON_IsNumber(vote)) {
-            run->records[i] = cJSON_PrintUnformatted(sc.recs[r]);
-            run->st[i].done = 1;
-            tally(run->r, &run->set->items[i], (int)pred->valuedouble, (int)vote->valuedouble);
-            const cJSON *pt = cJSON_GetObjectItemCaseSensitive(sc.recs[r], "prompt_tokens"),
-                        *ct = cJSON_GetObjectItemCaseSensitive(sc.recs[r], "completion_tokens");
-            run->r->prompt_tokens += cJSON_IsNumber(pt) ? (long)pt->valuedouble : 0;
-            run->r->completion_tokens += cJSON_IsNumber(ct) ? (long)ct->valuedouble : 0;
-            run->r->resumed++;
-        }
-        cJSON_Delete(sc.recs[r]);
-    }
-    free(sc.recs);
-    strset_free(&wanted);
-    if (rc == 0 && lseek(run->journal.fd, 0, SEEK_END) == 0) {   // a new journal: its settings first
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemReferenceToObject(o, "settings", settings);
-        char *line = cJSON_PrintUnformatted(o);
-        size_t n = strlen(line);
-        line = realloc(line, n + 2);
-        line[n] = '\n';
-        rc = journal_append(&run->journal, line, n + 1);
-        free(line);
-        cJSON_Delete(o);
-    }
+    int rc = settings_journal_open(&run->journal, path, settings, on_record, &rs);
+    strset_free(&rs.wanted);
     return rc;
 }
 

@@ -16,8 +16,9 @@
 typedef struct {
     const char *server, *served_model, *protocol, *qa, *out, *prompt, *exemplars, *stop, *docs;
     const char *embed, *embed_model, *rerank, *rerank_model, *embed_cache;
+    const char *judge, *judge_model, *summary_prompt, *claims_prompt, *support_prompt;
     int chat, shots, max_new_tokens, samples, seed, concurrency, retries, limit, retrieve, chunk_words, candidates;
-    int embed_batch, show_prompt;
+    int embed_batch, show_prompt, summaries, summary_tokens, judge_tokens;
     float temperature, top_p, timeout, backoff;
 } ServerArgs;
 
@@ -50,7 +51,10 @@ static ServerArgs parse_args(int argc, char **argv) {
                     .exemplars = "doc/prompts/qa_exemplars.jsonl", .stop = "\\nArticle:|\\nQuestion:|\\n\\n\\n",
                     .shots = 5, .temperature = 0.1f, .top_p = 1, .max_new_tokens = 300, .samples = 1, .seed = 1234,
                     .concurrency = 8, .retries = 5, .timeout = 600, .backoff = 1, .chunk_words = 128,
-                    .embed_model = "default", .rerank_model = "default", .candidates = 32, .embed_batch = 32};
+                    .embed_model = "default", .rerank_model = "default", .candidates = 32, .embed_batch = 32,
+                    .judge_model = "default", .summary_prompt = "doc/prompts/summary.txt",
+                    .claims_prompt = "doc/prompts/judge_claims.txt", .support_prompt = "doc/prompts/judge_support.txt",
+                    .summary_tokens = 1024, .judge_tokens = 2048};
     const char *cache = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     static char cache_dir[4096];
     snprintf(cache_dir, sizeof cache_dir, "%s%s/scpt/embeddings", cache ? cache : home ? home : ".",
@@ -88,6 +92,14 @@ static ServerArgs parse_args(int argc, char **argv) {
         {"--backoff", ARG_FLOAT, &a.backoff, "first retry delay in seconds (doubles, with jitter)", 0, 3600},
         {"--out", ARG_STRING, &a.out, "output directory: journal.jsonl, predictions.jsonl, summary.json", 0, 0},
         {"--show-prompt", ARG_FLAG, &a.show_prompt, "print the first question's prompt and exit", 0, 0},
+        {"--summaries", ARG_FLAG, &a.summaries, "instead of QA: summarise each article of --qa, judged by --judge", 0, 0},
+        {"--judge", ARG_STRING, &a.judge, "--summaries: base URL of the judge model's server", 0, 0},
+        {"--judge-model", ARG_STRING, &a.judge_model, "the judge requests' \"model\"", 0, 0},
+        {"--summary-prompt", ARG_STRING, &a.summary_prompt, "prompt file of the summary", 0, 0},
+        {"--claims-prompt", ARG_STRING, &a.claims_prompt, "judge prompt file: summary -> claims", 0, 0},
+        {"--support-prompt", ARG_STRING, &a.support_prompt, "judge prompt file: claims -> supported or not", 0, 0},
+        {"--summary-tokens", ARG_INT, &a.summary_tokens, "tokens per summary", 1, 1 << 20},
+        {"--judge-tokens", ARG_INT, &a.judge_tokens, "tokens per judge answer", 1, 1 << 20},
     };
     args_parse(argc, argv, specs, sizeof specs / sizeof specs[0],
                "usage: eval --server URL --qa FILE [options]\n\n"
@@ -100,6 +112,7 @@ static ServerArgs parse_args(int argc, char **argv) {
     if (!a.qa) die("--server needs --qa");
     if ((a.embed || a.rerank) && !a.retrieve) die("--embed and --rerank need --retrieve k");
     if (a.rerank && !a.embed) die("--rerank reorders dense candidates: give --embed too");
+    if (a.summaries && !a.judge) die("--summaries needs --judge URL (the judge model's server)");
     return a;
 }
 
@@ -141,7 +154,8 @@ static char **retrieve_contexts(const ServerArgs *a, const QASet *set, int n) {
         DenseConfig dc = {.embed_url = a->embed, .embed_model = a->embed_model, .rerank_url = a->rerank,
                           .rerank_model = a->rerank_model, .api_key = getenv("OPENAI_API_KEY"),
                           .cache_dir = a->embed_cache, .candidates = a->candidates, .batch = a->embed_batch,
-                          .concurrency = a->concurrency, .retries = a->retries, .timeout_s = a->timeout};
+                          .concurrency = a->concurrency, .retries = a->retries, .timeout_s = a->timeout,
+                          .backoff_s = a->backoff};
         DenseIndex dix;
         if (dense_index_build(&dix, &dc, chunks, nc) != 0 || dense_search(&dix, &dc, chunks, queries, n, k, top, n_top) != 0)
             die("%s", scpt_error());
@@ -202,10 +216,68 @@ static void write_summary(const ServerArgs *a, const GenConfig *gc, const GenRes
     cJSON_Delete(s);
 }
 
+// eval --summaries: summaries.jsonl and summary.json
+static int run_summaries(const ServerArgs *a, const QASet *set) {
+    SummaryConfig sc = {.server = a->server, .model = a->served_model, .judge = a->judge, .judge_model = a->judge_model,
+                        .api_key = getenv("OPENAI_API_KEY"), .temperature = decimal(a->temperature),
+                        .timeout_s = a->timeout, .backoff_s = a->backoff, .max_tokens = a->summary_tokens, .judge_tokens = a->judge_tokens,
+                        .concurrency = a->concurrency, .retries = a->retries, .limit = a->limit};
+    if (summaries_load_prompts(&sc, a->summary_prompt, a->claims_prompt, a->support_prompt) != 0) die("%s", scpt_error());
+    for (int d = 0; d < set->corpus.n_docs; d++)
+        if (!set->corpus.docs[d].text || !set->corpus.docs[d].text[0])
+            die("%s: document %s has no text for the judge to check summaries against", a->qa, set->corpus.docs[d].id);
+    if (make_dirs(a->out) != 0) die("%s", scpt_error());
+    char journal[4200], records[4200], summary[4200];
+    snprintf(journal, sizeof journal, "%s/summaries.journal.jsonl", a->out);
+    snprintf(records, sizeof records, "%s/summaries.jsonl", a->out);
+    snprintf(summary, sizeof summary, "%s/summary.json", a->out);
+    SummaryResult r;
+    if (summaries_evaluate(&set->corpus, &sc, journal, records, &r) != 0) die("%s", scpt_error());
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "protocol", "summaries");
+    cJSON_AddStringToObject(s, "server", a->server);
+    cJSON_AddStringToObject(s, "served_model", a->served_model);
+    cJSON_AddStringToObject(s, "judge", a->judge);
+    cJSON_AddStringToObject(s, "judge_model", a->judge_model);
+    cJSON_AddNumberToObject(s, "n", r.n);
+    cJSON *cps = cJSON_AddObjectToObject(s, "claims_per_summary");
+    cJSON_AddNumberToObject(cps, "mean", r.claims_mean);
+    cJSON *ci = cJSON_AddArrayToObject(cps, "ci95");
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(r.claims_lo));
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(r.claims_hi));
+    double lo, hi;
+    wilson_interval((int)r.unsupported, (int)r.claims, &lo, &hi);
+    cJSON *u = cJSON_AddObjectToObject(s, "unsupported");
+    cJSON_AddNumberToObject(u, "share", r.claims ? (double)r.unsupported / r.claims : 0);
+    ci = cJSON_AddArrayToObject(u, "ci95");
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(lo));
+    cJSON_AddItemToArray(ci, cJSON_CreateNumber(hi));
+    cJSON_AddNumberToObject(u, "unsupported", (double)r.unsupported);
+    cJSON_AddNumberToObject(u, "claims", (double)r.claims);
+    printf("summaries %d | claims per summary %.2f (95%% CI %.2f..%.2f) | unsupported %.4f (95%% CI %.4f..%.4f, %ld/%ld)\n",
+           r.n, r.claims_mean, r.claims_lo, r.claims_hi, r.claims ? (double)r.unsupported / r.claims : 0, lo, hi,
+           r.unsupported, r.claims);
+    char *text = cJSON_Print(s);
+    AtomicFile af;
+    if (atomic_open(&af, summary) != 0) die("%s", scpt_error());
+    fprintf(af.f, "%s\n", text);
+    if (atomic_commit(&af) != 0) die("%s", scpt_error());
+    printf("wrote %s\n", summary);
+    free(text);
+    cJSON_Delete(s);
+    prompt_free(&sc.summary_prompt), prompt_free(&sc.claims_prompt), prompt_free(&sc.support_prompt);
+    return 0;
+}
+
 int eval_server_main(int argc, char **argv) {
     ServerArgs a = parse_args(argc, argv);
     QASet set;
     if (qa_load(&set, a.qa) != 0) die("%s", scpt_error());
+    if (a.summaries) {
+        int rc = run_summaries(&a, &set);
+        qa_free(&set);
+        return rc;
+    }
     PromptSet ps;
     if (prompt_set_load(&ps, a.prompt, a.exemplars, a.shots) != 0) die("%s", scpt_error());
     GenConfig gc = {.server = a.server, .model = a.served_model, .api_key = getenv("OPENAI_API_KEY"), .chat = a.chat,

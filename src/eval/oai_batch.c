@@ -24,10 +24,10 @@ static void on_failure(void *ctx, void *user, const char *reason, int attempts) 
 }
 
 int oai_batch(const char *url, const char *api_key, char **bodies, int n, int concurrency, double timeout_s,
-              int retries, BatchParseFn parse, void *ctx) {
+              int retries, double backoff_s, BatchParseFn parse, void *ctx) {
     Batch b = {parse, ctx, 0};
     HttpConfig hc = {.url = url, .api_key = api_key, .concurrency = concurrency, .max_retries = retries,
-                     .timeout_s = timeout_s, .connect_timeout_s = 10, .backoff_s = 0.5, .max_backoff_s = 30,
+                     .timeout_s = timeout_s, .connect_timeout_s = 10, .backoff_s = backoff_s, .max_backoff_s = 30,
                      .max_retry_after_s = 60, .seed = 1, .on_response = on_response, .on_failure = on_failure,
                      .ctx = &b, .log_name = "eval"};
     HttpPool *pool = http_pool_new(&hc);

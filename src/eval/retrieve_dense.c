@@ -97,7 +97,7 @@ static int embed(const DenseConfig *cfg, const char *const *texts, int n, float 
         cJSON_Delete(req);
     }
     EmbedCtx e = {.batch = cfg->batch, .n_texts = n};
-    int rc = oai_batch(url, cfg->api_key, bodies, n_req, cfg->concurrency, cfg->timeout_s, cfg->retries,
+    int rc = oai_batch(url, cfg->api_key, bodies, n_req, cfg->concurrency, cfg->timeout_s, cfg->retries, cfg->backoff_s,
                        parse_embeddings, &e);
     for (int r = 0; r < n_req; r++) free(bodies[r]);
     free(bodies);
@@ -283,7 +283,7 @@ int dense_search(const DenseIndex *ix, const DenseConfig *cfg, const char *const
             cJSON_Delete(req);
         }
         RerankCtx r = {cand, n_cand, per, k, out, n_out};
-        rc = oai_batch(url, cfg->api_key, bodies, n_queries, cfg->concurrency, cfg->timeout_s, cfg->retries,
+        rc = oai_batch(url, cfg->api_key, bodies, n_queries, cfg->concurrency, cfg->timeout_s, cfg->retries, cfg->backoff_s,
                        parse_rerank, &r);
         if (rc != 0) scpt_set_error("%s: %s", url, scpt_error());
         for (int q = 0; q < n_queries; q++) free(bodies[q]);
