@@ -269,6 +269,36 @@ static int run_summaries(const ServerArgs *a, const QASet *set) {
     return 0;
 }
 
+// --show-prompt: the first question's prompt (text, or messages as JSON) on stdout
+static int show_prompt(const ServerArgs *a, const QASet *set, const PromptSet *ps, char *const *contexts) {
+    const QAItem *it = &set->items[0];
+    const Document *d = &set->corpus.docs[it->doc];
+    QuestionText qt = {d->title[0] ? d->title : d->id, d->author, d->year, it->q->question,
+                       contexts ? contexts[0] : NULL, it->q->options, it->q->n_options};
+    char *p = a->chat ? gen_prompt_messages(ps, a->shots, &qt) : gen_prompt_text(ps, a->shots, &qt);
+    fputs(p, stdout);
+    free(p);
+    return 0;
+}
+
+// the QA run: journal, predictions, summary; 3 when questions failed
+static int run_qa(const ServerArgs *a, const QASet *set, const PromptSet *ps, const GenConfig *gc, char *const *contexts,
+                  int n) {
+    if (make_dirs(a->out) != 0) die("%s", scpt_error());
+    char journal[4200], predictions[4200], summary[4200];
+    snprintf(journal, sizeof journal, "%s/journal.jsonl", a->out);
+    snprintf(predictions, sizeof predictions, "%s/predictions.jsonl", a->out);
+    snprintf(summary, sizeof summary, "%s/summary.json", a->out);
+    fprintf(stderr, "eval: %d questions, %d samples each, %d-shot, through %s (%s)\n", n, a->samples, a->shots, a->server,
+            a->chat ? "chat/completions" : "completions");
+    GenResult r;
+    if (gen_evaluate(set, contexts, ps, gc, journal, predictions, &r) != 0) die("%s", scpt_error());
+    write_summary(a, gc, &r, summary);
+    if (r.failed) printf("%d questions failed (%s.failures.jsonl); run again to ask them again\n", r.failed, journal);
+    printf("wrote %s\n", summary);
+    return r.failed ? 3 : 0;
+}
+
 int eval_server_main(int argc, char **argv) {
     ServerArgs a = parse_args(argc, argv);
     QASet set;
@@ -288,33 +318,12 @@ int eval_server_main(int argc, char **argv) {
     gc.stop = split_stops(a.stop, &gc.n_stop);
     int n = a.limit > 0 && a.limit < set.n_items ? a.limit : set.n_items;
     char **contexts = a.retrieve ? retrieve_contexts(&a, &set, n) : NULL;
-    if (a.show_prompt) {
-        const QAItem *it = &set.items[0];
-        const Document *d = &set.corpus.docs[it->doc];
-        QuestionText qt = {d->title[0] ? d->title : d->id, d->author, d->year, it->q->question,
-                           contexts ? contexts[0] : NULL, it->q->options, it->q->n_options};
-        char *p = a.chat ? gen_prompt_messages(&ps, a.shots, &qt) : gen_prompt_text(&ps, a.shots, &qt);
-        fputs(p, stdout);
-        free(p);
-        return 0;
-    }
-    if (make_dirs(a.out) != 0) die("%s", scpt_error());
-    char journal[4200], predictions[4200], summary[4200];
-    snprintf(journal, sizeof journal, "%s/journal.jsonl", a.out);
-    snprintf(predictions, sizeof predictions, "%s/predictions.jsonl", a.out);
-    snprintf(summary, sizeof summary, "%s/summary.json", a.out);
-    fprintf(stderr, "eval: %d questions, %d samples each, %d-shot, through %s (%s)\n", n, a.samples, a.shots, a.server,
-            a.chat ? "chat/completions" : "completions");
-    GenResult r;
-    if (gen_evaluate(&set, contexts, &ps, &gc, journal, predictions, &r) != 0) die("%s", scpt_error());
-    write_summary(&a, &gc, &r, summary);
-    if (r.failed) printf("%d questions failed (%s.failures.jsonl); run again to ask them again\n", r.failed, journal);
-    printf("wrote %s\n", summary);
+    int rc = a.show_prompt ? show_prompt(&a, &set, &ps, contexts) : run_qa(&a, &set, &ps, &gc, contexts, n);
     for (int i = 0; contexts && i < n; i++) free(contexts[i]);
     free(contexts);
     for (int i = 0; i < gc.n_stop; i++) free(gc.stop[i]);
     free(gc.stop);
     prompt_set_free(&ps);
     qa_free(&set);
-    return r.failed ? 3 : 0;
+    return rc;
 }
