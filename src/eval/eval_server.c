@@ -136,6 +136,17 @@ static void add_accuracy(cJSON *o, const char *name, int k, int n) {
     printf("%-13s %.4f  (95%% CI %.4f..%.4f, %d/%d)\n", name, n ? (double)k / n : 0, lo, hi, k, n);
 }
 
+// o as JSON into path, atomically; o is freed
+static void write_json(const char *path, cJSON *o) {
+    char *text = cJSON_Print(o);
+    AtomicFile af;
+    if (atomic_open(&af, path) != 0) die("%s", scpt_error());
+    fprintf(af.f, "%s\n", text);
+    if (atomic_commit(&af) != 0) die("%s", scpt_error());
+    free(text);
+    cJSON_Delete(o);
+}
+
 // the retrieved context of every question: BM25, or dense through the server
 static char **retrieve_contexts(const ServerArgs *a, const QASet *set, int n) {
     BM25 *ix = bm25_create(a->chunk_words);
@@ -207,13 +218,7 @@ static void write_summary(const ServerArgs *a, const GenConfig *gc, const GenRes
     cJSON_AddNumberToObject(s, "requests", (double)r->http.requests);
     cJSON_AddNumberToObject(s, "retries", (double)r->http.retries);
     cJSON_AddNumberToObject(s, "resumed", r->resumed);
-    char *text = cJSON_Print(s);
-    AtomicFile af;
-    if (atomic_open(&af, path) != 0) die("%s", scpt_error());
-    fprintf(af.f, "%s\n", text);
-    if (atomic_commit(&af) != 0) die("%s", scpt_error());
-    free(text);
-    cJSON_Delete(s);
+    write_json(path, s);
 }
 
 // eval --summaries: summaries.jsonl and summary.json
@@ -257,14 +262,8 @@ static int run_summaries(const ServerArgs *a, const QASet *set) {
     printf("summaries %d | claims per summary %.2f (95%% CI %.2f..%.2f) | unsupported %.4f (95%% CI %.4f..%.4f, %ld/%ld)\n",
            r.n, r.claims_mean, r.claims_lo, r.claims_hi, r.claims ? (double)r.unsupported / r.claims : 0, lo, hi,
            r.unsupported, r.claims);
-    char *text = cJSON_Print(s);
-    AtomicFile af;
-    if (atomic_open(&af, summary) != 0) die("%s", scpt_error());
-    fprintf(af.f, "%s\n", text);
-    if (atomic_commit(&af) != 0) die("%s", scpt_error());
+    write_json(summary, s);
     printf("wrote %s\n", summary);
-    free(text);
-    cJSON_Delete(s);
     prompt_free(&sc.summary_prompt), prompt_free(&sc.claims_prompt), prompt_free(&sc.support_prompt);
     return 0;
 }
