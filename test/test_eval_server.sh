@@ -140,6 +140,13 @@ $eval_bin --server "$url" "${common[@]}" --out "$tmp/r" >"$tmp/r.log" 2>&1
 check "401 stops the run with the server's refusal" bash -c "[ $? -ne 0 ] && grep -q 'refused the request: HTTP 401' '$tmp/r.log'"
 check "  ... the key redacted from the message" bash -c "grep -q 'Bearer \*\*\*' '$tmp/r.log' && ! grep -q NOT-A-REAL '$tmp/r.log'"
 
+# a server that is not there: every question fails after its retries, named, and the run exits 3
+kill "$server_pid" && wait "$server_pid" 2>/dev/null
+server_pid=
+$eval_bin --server "$url" "${common[@]}" --samples 1 --out "$tmp/n" >"$tmp/n.log" 2>&1
+check "no server: exit 3, all 6 questions failed with the transport error" \
+    bash -c "[ $? -eq 3 ] && [ \$(grep -c 'Could not connect\|Couldn.t connect\|Connection refused' '$tmp/n/journal.jsonl.failures.jsonl') -eq 6 ]"
+
 # 6. dense retrieval: chunk embeddings cached, queries embedded, top chunk in the prompt; reranking
 rm -f "$tmp/clean.log"
 start_server clean
