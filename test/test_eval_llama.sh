@@ -92,6 +92,10 @@ sed -n 4p "$tmp/qa.jsonl" >"$tmp/qa_spider.jsonl"
 $bin/eval --server "$url" --qa "$tmp/qa_spider.jsonl" --shots 0 "${dense[@]}" --show-prompt >"$tmp/prompt_spider.txt" 2>/dev/null
 check "a question that is a chunk's text retrieves that chunk" \
     grep -qF $'Context:\nSpiders have eight legs and spin silk webs to catch insects.\n\nArticle:' "$tmp/prompt_spider.txt"
+# /v1/chat/completions: llama-server applies a chat template (the model's, else its default)
+$bin/eval --server "$url" --qa "$tmp/qa.jsonl" --chat --shots 0 --limit 2 --max-new-tokens 2 --out "$tmp/c" >"$tmp/c.log" 2>&1
+check "chat eval through llama-server: 2 questions answered" \
+    bash -c "[ $? -eq 0 ] && grep -qE '\"n\":[[:space:]]*2' '$tmp/c/summary.json' && grep -q '\"endpoint\":[[:space:]]*\"chat/completions\"' '$tmp/c/summary.json'"
 echo "  $(($(date +%s) - t0)) s"
 check "no sanitizer reports in the runs' logs" bash -c "! grep -l 'Sanitizer' '$tmp'/*.log"
 finish

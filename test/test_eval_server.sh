@@ -98,6 +98,10 @@ t("rerun asked only the question that failed (3 samples)", () => f[0].length ===
 t("rerun: 6 questions, first 3/6, vote 4/6, hard 2/3",
   () => f[1].n === 6 && f[1].first.correct === 3 && f[1].vote.correct === 4 && f[1].hard.correct === 2 && f[1].resumed === 5);
 JS
+printf '{"key": "0\\u001fkeeper' >>"$tmp/e/journal.jsonl"   # a record torn by a kill mid-write
+$eval_bin --server "$url" "${common[@]}" --out "$tmp/e" >"$tmp/e4.log" 2>&1
+check "a torn last line is cut off and the rest resumed" \
+    bash -c "[ $? -eq 0 ] && grep -q '\"resumed\":[[:space:]]*6' '$tmp/e/summary.json' && [ \"\$(tail -c 1 '$tmp/e/journal.jsonl')\" = '' ]"
 $eval_bin --server "$url" "${common[@]}" --temperature 0.5 --out "$tmp/e" >"$tmp/e3.log" 2>&1
 check "a journal of other settings is refused" \
     bash -c "[ $? -ne 0 ] && grep -q 'journal.jsonl:1: the journal was written with other settings' '$tmp/e3.log'"
