@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . test/llama_server.sh   # start_llama_server, $llama_server, $llama_vocab
 
-run= ckpt= qa= out=out/serve_eval tokenizer= dtype=f16 slots=4 ctx=4096 server_args=
+run='' ckpt='' qa='' out=out/serve_eval tokenizer='' dtype=f16 slots=4 ctx=4096 server_args=''
 bin=${SCPT_BIN:-.}
 die() { echo "serve_eval: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
     skip_all "$llama_server or $llama_vocab is absent (scripts/setup.d/llama_server.sh builds them)"
 command -v node >/dev/null || skip_all "node is not installed (scripts/setup installs it)"
 tmp=$(mktemp -d /tmp/scpt_test_eval_llama_XXXXXX)
-server_pid= pids=()
+server_pid='' pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; [ -z "${KEEP:-}" ] && rm -rf "$tmp"; }
 trap cleanup EXIT
 t0=$(date +%s)
