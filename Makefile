@@ -193,8 +193,14 @@ EVAL_PART := eval/qa $(CORPUS_PART) eval/eval_qa eval/eval_score eval/bm25
 train_objs += $(call objs,eval/train_qa $(EVAL_PART) $(TOKENIZER_PART))
 train_libs += $(TOKENIZER_LIBS)
 PROGRAMS += eval
-eval_objs  = $(call objs,eval $(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
-eval_libs := $(TOKENIZER_LIBS)
+# eval --server (issue #15): generative QA and dense retrieval through a server, on entigraph's HTTP layer
+EVAL_GEN_PART := $(addprefix eval/,answer gen_prompt settings_journal eval_gen oai_batch retrieve_dense eval_summaries eval_server) \
+                 $(addprefix entigraph/,entigraph_http entigraph_journal entigraph_prompts entigraph_plan entigraph_api)
+eval_objs  = $(call objs,eval $(EVAL_PART) $(EVAL_GEN_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+eval_libs := $(TOKENIZER_LIBS) -lcurl
+TESTS += test_eval_gen test/test_eval_server.sh test/test_eval_llama.sh
+$(B)/test/test_eval_gen: $(call objs,$(addprefix eval/,answer gen_prompt oai_batch retrieve_dense qa) entigraph/entigraph_http entigraph/entigraph_prompts $(CORPUS_PART) $(UTIL_PART))
+$(B)/test/test_eval_gen: test_libs := -lcurl -lcjson
 PROGRAMS += fitcurve corpus_text
 corpus_text_objs  = $(call objs,corpus_text $(CORPUS_PART) $(UTIL_PART))
 corpus_text_libs := -lcjson

@@ -19,7 +19,8 @@ typedef struct {
     char **options;
     int n_options;
     int gold;        // index of the right option, 0-based; -1 when not given
-    int difficult;   // 1 / 0, -1 when not given
+    int difficult;   // QuALITY's hard flag: 1 / 0, -1 when not given (derived from the
+                     // annotators' answers where only those are given: corpus.c)
 } Question;
 
 typedef struct {

@@ -131,6 +131,7 @@ typedef struct {
     double backoff_s, max_backoff_s;
     double max_retry_after_s;     // a server's Retry-After is honoured up to this
     uint64_t seed;                // jitter
+    const char *log_name;         // the program named in retry lines (NULL: "entigraph")
     // a 2xx body: OK takes it and is done with `user`; RETRY and FAIL give a reason;
     // FATAL (the output cannot be written) stops the run, `user` done with too
     Verdict (*on_response)(void *ctx, void *user, const char *body, size_t len, char *reason,

@@ -11,6 +11,7 @@
 #include "bm25.h"
 #include "checkpoint.h"
 #include "eval.h"
+#include "eval_gen.h"
 #include "qa_eval.h"
 #include "util.h"
 
@@ -44,7 +45,8 @@ static EvalArgs parse_args(int argc, char **argv) {
     snprintf(usage, sizeof usage,
              "usage: eval (--ckpt FILE | --model PRESET) [--qa FILE] [--val GLOB] [options]\n\n"
              "Multiple-choice QA accuracy (acc, acc_norm per byte, per token; 95%% Wilson intervals) and\n"
-             "held-out perplexity. Model presets: %s",
+             "held-out perplexity. Model presets: %s\n"
+             "Generative QA through a server: eval --server URL --help",
              model_preset_names());
     args_parse(argc, argv, specs, sizeof specs / sizeof specs[0], usage);
     if (!a.qa && !a.val) die("nothing to evaluate: give --qa and/or --val");
@@ -98,6 +100,8 @@ static void write_json(const char *path, cJSON *o) {
 }
 
 int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--server") == 0) return eval_server_main(argc, argv);
     EvalArgs a = parse_args(argc, argv);
     if (a.threads > 0) omp_set_num_threads(a.threads);
     if (make_dirs(a.out) != 0) die("%s", scpt_error());

@@ -267,6 +267,24 @@ static int make_question(Question *q, const cJSON *text, const cJSON **opts, int
     return 0;
 }
 
+// QuALITY's hard flag where a file carries the validation answers but not the flag
+// (the flattened release): hard when a majority of the timed (speed) annotators chose
+// a wrong option while a majority of the untimed ones chose the gold one, as the
+// QuALITY paper defines it; -1 when either list is absent or empty
+static int hard_from_answers(const cJSON *untimed, const cJSON *speed, int gold) {
+    int n[2] = {0, 0}, right[2] = {0, 0};
+    const cJSON *lists[2] = {untimed, speed}, *a;
+    for (int l = 0; l < 2; l++) {
+        if (!cJSON_IsArray(lists[l])) return -1;
+        cJSON_ArrayForEach(a, lists[l]) {
+            n[l]++;
+            right[l] += cJSON_IsNumber(a) && (int)a->valuedouble - 1 == gold;
+        }
+        if (n[l] == 0) return -1;
+    }
+    return 2 * right[0] > n[0] && 2 * (n[1] - right[1]) > n[1];
+}
+
 static int quality_questions(Document *d, const cJSON *row, Where w) {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(row, "questions");
     if (list) {   // the original release: questions: [{question, options[], gold_label}]
@@ -316,6 +334,13 @@ static int quality_questions(Document *d, const cJSON *row, Where w) {
         if (make_question(&q, text, opts, n, cJSON_GetObjectItemCaseSensitive(row, gold_key),
                           cJSON_GetObjectItemCaseSensitive(row, diff_key), w, what) != 0)
             return -1;
+        if (q.difficult < 0) {
+            char untimed[64], speed[64];
+            snprintf(untimed, sizeof untimed, "question%d_annotator_answers", k);
+            snprintf(speed, sizeof speed, "question%d_annotator_speed_answers", k);
+            q.difficult = hard_from_answers(cJSON_GetObjectItemCaseSensitive(row, untimed),
+                                            cJSON_GetObjectItemCaseSensitive(row, speed), q.gold);
+        }
         add_question(d, q);
     }
 }

@@ -189,7 +189,7 @@ static void log_line(HttpPool *p, const char *fmt, const char *reason, int attem
         return;
     }
     if (isatty(2)) fprintf(stderr, "\r\033[K");   // over the progress bar
-    fprintf(stderr, fmt, attempt, p->cfg.max_retries + 1, delay, reason);
+    fprintf(stderr, fmt, p->cfg.log_name ? p->cfg.log_name : "entigraph", attempt, p->cfg.max_retries + 1, delay, reason);
     if (p->quiet_logs) fprintf(stderr, " (+%ld more since the last line)", p->quiet_logs);
     fputc('\n', stderr);
     p->last_log = now;
@@ -206,7 +206,7 @@ static void retry_or_fail(HttpPool *p, HttpJob *j, const char *reason, double wa
         return;
     }
     double delay = wait_s >= 0 ? wait_s : backoff(p, j->attempts);
-    log_line(p, "entigraph: attempt %d/%d failed, retrying in %.1f s: %s", reason, j->attempts, delay);
+    log_line(p, "%s: attempt %d/%d failed, retrying in %.1f s: %s", reason, j->attempts, delay);
     p->stats.retries++;
     j->due = wall_time() + delay;
     p->waiting[p->n_waiting++] = j;
