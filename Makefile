@@ -43,6 +43,9 @@ $(B)/test/test_model: $(call objs,$(MODEL_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: $(call objs,$(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: test_libs := -lcjson
 $(B)/test/test_gradcheck: $(patsubst %,$(B)/f64/%.o,$(MODEL_PART) util/util)
+# the CPU model of the tensor-core attention (kernels/flash_attention.cu) against the reference
+TESTS += test_flash_model
+$(B)/test/test_flash_model: $(call objs,model/flash_attention model/attention $(UTIL_PART))
 # helpers the test scripts run
 TEST_HELPERS := make_shards
 $(B)/test/make_shards: $(call objs,$(UTIL_PART) $(DATA_PART))
