@@ -56,7 +56,9 @@ static inline FLASH_HD int frag_a_from_c_tile(int e) { return e / 4; }
 static inline FLASH_HD int frag_a_from_c_elem(int e) { return e % 4; }
 
 // ---- CPU model ------------------------------------------------------------------
-#ifndef __CUDACC__
+#ifdef __cplusplus
+extern "C" {
+#endif
 // round to the nearest bf16 (ties to even), as __float2bfloat16 does
 static inline float flash_bf16_round(float x) {
     uint32_t u;
@@ -74,6 +76,8 @@ static inline float flash_bf16_round(float x) {
 void flash_model_forward(float *out, float *lse, const float *qkv, int B, int T, int NH, int NKV, int HS);
 void flash_model_backward(float *dqkv, const float *dout, const float *qkv, const float *out, const float *lse, int B,
                           int T, int NH, int NKV, int HS);
+#ifdef __cplusplus
+}
 #endif
 
 #endif
