@@ -5,8 +5,8 @@
 // test/attention_check.h; the tensor-core kernels against the CPU
 // model of their algorithm (src/model/flash_attention.c); the backward's same bits
 // twice. Odd T, GQA (Llama 3's 4:1 groups), HS 64 and 128. Without a CUDA device it
-// prints one SKIP line and the summary and exits 0; `--probe` only says (by exit
-// status) whether a device is visible.
+// prints one SKIP line and the summary and exits 0 (fails under SCPT_REQUIRE_GPU=1);
+// `--probe` only says (by exit status) whether a device is visible.
 //
 // Kernel vs model: both round the same fp32 values to bf16, except where the mma's
 // internal summation order moves a value across a rounding boundary; such a flip
@@ -157,7 +157,14 @@ int main(int argc, char **argv) {
     cudaError_t err = cudaGetDeviceCount(&devices);
     if (argc > 1 && strcmp(argv[1], "--probe") == 0) return err == cudaSuccess && devices > 0 ? 0 : 1;
     if (err != cudaSuccess || devices == 0) {
-        printf("SKIP: no CUDA device (%s)\n", err != cudaSuccess ? cudaGetErrorString(err) : "none visible");
+        const char *why = err != cudaSuccess ? cudaGetErrorString(err) : "none visible";
+        const char *require = getenv("SCPT_REQUIRE_GPU");
+        if (require && strcmp(require, "1") == 0) {   // a GPU run that found no GPU must not pass
+            fprintf(stderr, "test_attention_gpu: SCPT_REQUIRE_GPU=1 but no CUDA device (%s)\n", why);
+            tests_failed = 1;
+            return test_summary();
+        }
+        printf("SKIP: no CUDA device (%s)\n", why);
         tests_skipped = 1;
         return test_summary();
     }
