@@ -67,6 +67,8 @@ static void test_fragment_layout(void) {
             int tile = frag_a_from_c_tile(e), ce = frag_a_from_c_elem(e);
             bad += frag_c_row(lane, ce) != frag_a_row(lane, e) ||
                    8 * tile + frag_c_col(lane, ce) != frag_a_col(lane, e);
+            // the kernel packs elements e and e + 1 (e even) from one accumulator pair
+            if (e % 2) bad += frag_a_from_c_tile(e) != tile || frag_a_from_c_elem(e - 1) + 1 != ce;
         }
     }
     CHECK(bad == 0, "%d fragment index mismatches with the PTX ISA tables", bad);
@@ -108,6 +110,33 @@ static void test_fragment_layout(void) {
     CHECK(wrong == 0, "%d elements of the warp-level product are wrong", wrong);
 }
 
+// The kernel's shared-memory fragment loads, with rows of HS + FLASH_SMEM_PAD bf16:
+// the 32 lanes of one load hit 32 different banks, or share a 32-bit word
+// (a broadcast), for the 32-bit A and [n][k] B loads and the 16-bit [k][n] B loads.
+static int bank_conflicts(const int word[32]) {
+    int conflicts = 0;
+    for (int a = 0; a < 32; a++)
+        for (int b = 0; b < a; b++) conflicts += word[a] % 32 == word[b] % 32 && word[a] != word[b];
+    return conflicts;
+}
+
+static void test_smem_banks(void) {
+    const int sizes[] = {64, 128};
+    for (int s = 0; s < 2; s++) {
+        int ld = sizes[s] + FLASH_SMEM_PAD, conflicts = 0;   // in bf16; a bank word holds 2
+        for (int e = 0; e < 8; e += 2) {
+            int wa[32], wb[32], wkn[32];
+            for (int lane = 0; lane < 32; lane++) {
+                wa[lane] = (frag_a_row(lane, e) * ld + frag_a_col(lane, e)) / 2;
+                wb[lane] = (frag_b_col(lane, e % 4) * ld + frag_b_row(lane, e % 4)) / 2;
+                wkn[lane] = (frag_b_row(lane, e % 4) * ld + frag_b_col(lane, e % 4)) / 2;
+            }
+            conflicts += bank_conflicts(wa) + bank_conflicts(wb) + bank_conflicts(wkn);
+        }
+        CHECK(conflicts == 0, "HS %d: %d bank conflicts in the fragment loads", sizes[s], conflicts);
+    }
+}
+
 // T not a multiple of the 64-row blocks nor the 32-column backward tiles; MHA,
 // Llama 3 8B's 32/8 and Llama 3.2 1B-like 8/2 head groups; HS 64 and 128
 static void test_small_shapes(void) {
@@ -126,6 +155,7 @@ static void test_full_shapes(void) {
 
 int main(void) {
     RUN_TEST(test_fragment_layout);
+    RUN_TEST(test_smem_banks);
     RUN_TEST(test_small_shapes);
     RUN_TEST(test_full_shapes);
     return test_summary();
