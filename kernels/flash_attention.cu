@@ -175,6 +175,29 @@ __device__ inline void add_row(floatX *dst, const float (*acc)[4], int r, float 
     }
 }
 
+// Where a block of the forward or dQ kernel works: FLASH_ROWS queries of one (b, h),
+// grid x = (b, h), y = query blocks with the heaviest (last) first
+template <int HS> struct QueryBlock {
+    int h, b, q0, row0, warp, lane;   // row0: the warp's first query
+    size_t row;                       // qkv elements per token
+    const floatX *base, *k_src, *v_src;
+    __device__ QueryBlock(const floatX *qkv, int T, int NH, int NKV) {
+        h = blockIdx.x % NH, b = blockIdx.x / NH, q0 = (gridDim.y - 1 - blockIdx.y) * FLASH_ROWS;
+        warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE, row0 = q0 + warp * FLASH_MMA_M;
+        int g = h / (NH / NKV);
+        row = (size_t)(NH + 2 * NKV) * HS, base = qkv + (size_t)b * T * row;
+        k_src = base + (size_t)(NH + g) * HS, v_src = base + (size_t)(NH + NKV + g) * HS;
+    }
+    // issues the copies of the Q rows and the first K/V tile of `keys` rows (not committed)
+    __device__ void load_first(floatX *q_s, floatX *kv_s, int keys, int T) const {
+        cp_async_rows<HS>(q_s, base + (size_t)h * HS, row, q0, FLASH_ROWS, T);
+        cp_async_rows<HS>(kv_s, k_src, row, 0, keys, T);
+        cp_async_rows<HS>(kv_s + keys * (HS + FLASH_SMEM_PAD), v_src, row, 0, keys, T);
+    }
+    // key tiles of `keys` rows up to the block's last query
+    __device__ int tiles(int T, int keys) const { return (min(T, q0 + FLASH_ROWS) - 1) / keys + 1; }
+};
+
 // ---- forward --------------------------------------------------------------------
 template <int HS>
 __global__ void __launch_bounds__(FLASH_WARPS *WARP_SIZE)
@@ -184,24 +207,16 @@ flash_forward_kernel(floatX *out, float *lse, const floatX *qkv, int T, int NH, 
     extern __shared__ uint4 smem_raw[];
     floatX *q_s = reinterpret_cast<floatX *>(smem_raw);   // [FLASH_ROWS][LD]
     floatX *kv_s = q_s + FLASH_ROWS * LD;                  // 2 stages of K [KT][LD], V [KT][LD]
-    int h = blockIdx.x % NH, b = blockIdx.x / NH, qb = gridDim.y - 1 - blockIdx.y;
-    int g = h / (NH / NKV), warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
-    size_t row = (size_t)(NH + 2 * NKV) * HS;
-    const floatX *base = qkv + (size_t)b * T * row;
-    const floatX *k_src = base + (size_t)(NH + g) * HS, *v_src = base + (size_t)(NH + NKV + g) * HS;
-    int q0 = qb * FLASH_ROWS, tiles = (min(T, q0 + FLASH_ROWS) - 1) / KT + 1;
-    int row0 = q0 + warp * FLASH_MMA_M;   // the warp's first query
+    const QueryBlock<HS> blk(qkv, T, NH, NKV);
+    int h = blk.h, b = blk.b, warp = blk.warp, lane = blk.lane, row0 = blk.row0, tiles = blk.tiles(T, KT);
     float scale_log2 = FLASH_LOG2E * rsqrtf((float)HS);
-
-    cp_async_rows<HS>(q_s, base + (size_t)h * HS, row, q0, FLASH_ROWS, T);
-    cp_async_rows<HS>(kv_s, k_src, row, 0, KT, T);
-    cp_async_rows<HS>(kv_s + KT * LD, v_src, row, 0, KT, T);
+    blk.load_first(q_s, kv_s, KT, T);
     cp_async_commit();
 
     uint32_t qf[KS][4];
     float o[DT][4] = {}, m[2] = {-INFINITY, -INFINITY}, l[2] = {0, 0};   // rows lane/4 and lane/4 + 8
     for (int kt = 0; kt < tiles; kt++) {
-        const floatX *k_s = kv_tile<HS>(kv_s, k_src, v_src, row, kt, tiles, KT, T), *v_s = k_s + KT * LD;
+        const floatX *k_s = kv_tile<HS>(kv_s, blk.k_src, blk.v_src, blk.row, kt, tiles, KT, T), *v_s = k_s + KT * LD;
         if (kt == 0) {
             #pragma unroll
             for (int kk = 0; kk < KS; kk++) load_a(qf[kk], q_s + warp * FLASH_MMA_M * LD + kk * FLASH_MMA_K, LD, lane);
@@ -280,19 +295,11 @@ flash_backward_dq_kernel(floatX *dqkv, const floatX *dout, const floatX *qkv, co
     floatX *q_s = reinterpret_cast<floatX *>(smem_raw);   // [FLASH_ROWS][LD]
     floatX *do_s = q_s + FLASH_ROWS * LD;                  // [FLASH_ROWS][LD]
     floatX *kv_s = do_s + FLASH_ROWS * LD;                 // 2 stages of K [KT][LD], V [KT][LD]
-    int h = blockIdx.x % NH, b = blockIdx.x / NH, qb = gridDim.y - 1 - blockIdx.y;
-    int g = h / (NH / NKV), warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
-    size_t row = (size_t)(NH + 2 * NKV) * HS;
-    const floatX *base = qkv + (size_t)b * T * row;
-    const floatX *k_src = base + (size_t)(NH + g) * HS, *v_src = base + (size_t)(NH + NKV + g) * HS;
-    int q0 = qb * FLASH_ROWS, tiles = (min(T, q0 + FLASH_ROWS) - 1) / KT + 1;
-    int row0 = q0 + warp * FLASH_MMA_M;
+    const QueryBlock<HS> blk(qkv, T, NH, NKV);
+    int h = blk.h, b = blk.b, warp = blk.warp, lane = blk.lane, row0 = blk.row0, tiles = blk.tiles(T, KT);
     float scale_log2 = FLASH_LOG2E * rsqrtf((float)HS);
-
-    cp_async_rows<HS>(q_s, base + (size_t)h * HS, row, q0, FLASH_ROWS, T);
-    cp_async_rows<HS>(do_s, dout + (size_t)b * T * NH * HS + (size_t)h * HS, (size_t)NH * HS, q0, FLASH_ROWS, T);
-    cp_async_rows<HS>(kv_s, k_src, row, 0, KT, T);
-    cp_async_rows<HS>(kv_s + KT * LD, v_src, row, 0, KT, T);
+    blk.load_first(q_s, kv_s, KT, T);
+    cp_async_rows<HS>(do_s, dout + (size_t)b * T * NH * HS + (size_t)h * HS, (size_t)NH * HS, blk.q0, FLASH_ROWS, T);
     cp_async_commit();
 
     float lse2[2], Di[2], dq[DT][4] = {};
@@ -304,7 +311,7 @@ flash_backward_dq_kernel(floatX *dqkv, const floatX *dout, const floatX *qkv, co
         Di[r] = i < T ? D[at] : 0.0f;
     }
     for (int kt = 0; kt < tiles; kt++) {
-        const floatX *k_s = kv_tile<HS>(kv_s, k_src, v_src, row, kt, tiles, KT, T), *v_s = k_s + KT * LD;
+        const floatX *k_s = kv_tile<HS>(kv_s, blk.k_src, blk.v_src, blk.row, kt, tiles, KT, T), *v_s = k_s + KT * LD;
         float s[NT][4] = {}, dp[NT][4] = {};
         score_pair<HS, NT>(s, dp, q_s + warp * FLASH_MMA_M * LD, do_s + warp * FLASH_MMA_M * LD, k_s, v_s, lane);
         #pragma unroll
@@ -323,7 +330,7 @@ flash_backward_dq_kernel(floatX *dqkv, const floatX *dout, const floatX *qkv, co
     #pragma unroll
     for (int r = 0; r < 2; r++) {
         int i = row0 + frag_c_row(lane, 2 * r);
-        if (i < T) add_row<HS>(dqkv + ((size_t)b * T + i) * row + (size_t)h * HS, dq, r, scale, lane);
+        if (i < T) add_row<HS>(dqkv + ((size_t)b * T + i) * blk.row + (size_t)h * HS, dq, r, scale, lane);
     }
 }
 

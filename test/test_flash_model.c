@@ -53,7 +53,9 @@ static void test_fragment_layout(void) {
             int r, c;
             ptx_a(lane, e, &r, &c);
             bad += r != frag_a_row(lane, e) || c != frag_a_col(lane, e);
-            if (e % 2) bad += frag_a_col(lane, e) != frag_a_col(lane, e - 1) + 1 || frag_a_row(lane, e) != frag_a_row(lane, e - 1);
+            if (e % 2)
+                bad += frag_a_col(lane, e) != frag_a_col(lane, e - 1) + 1 ||
+                       frag_a_row(lane, e) != frag_a_row(lane, e - 1);
             if (e >= 4) continue;
             ptx_b(lane, e, &r, &c);
             bad += r != frag_b_row(lane, e) || c != frag_b_col(lane, e);

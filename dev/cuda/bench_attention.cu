@@ -73,8 +73,8 @@ static void run(int version, int T, int NH, int NKV, int HS) {
 int main(int argc, char **argv) {
     bench_init("bench_attention");
     static const char *const names[] = {"fp32 CUDA-core tiles, online softmax (kernels/attention.cu)",
-                                        "bf16 mma.sync tensor cores, FlashAttention-2 tiling (kernels/flash_attention.cu)",
-                                        "cuBLAS batched bf16 GEMMs + causal softmax kernels (kernels/attention_gemm.cu)"};
+                                        "bf16 mma.sync, FlashAttention-2 tiles (kernels/flash_attention.cu)",
+                                        "cuBLAS batched bf16 GEMMs + causal softmax (kernels/attention_gemm.cu)"};
     for_versions(argc, argv, 3, names, [&](int v) {
         for (int T = 1024; T <= 8192; T *= 2) {
             run(v, T, 12, 12, 64);

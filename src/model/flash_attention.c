@@ -27,6 +27,10 @@ static float mma_dot(const float *a, size_t as, const float *b, size_t bs, int n
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
+static void check_head_size(const char *who, int HS) {
+    if (HS > MAX_HS || HS % FLASH_MMA_K) die("%s: head size %d is not a multiple of 16 up to %d", who, HS, MAX_HS);
+}
+
 // ---- forward: one block = FLASH_ROWS queries of one (batch, head) ----------------
 // Per key tile: scores in fp32, the row's running max m and lane-partial sums l in
 // the log2 domain (exp2 of scores pre-multiplied by log2(e)/sqrt(HS)), O rescaled
@@ -73,7 +77,7 @@ static void forward_row(float *o_out, float *lse_out, const float *q, const floa
 }
 
 void flash_model_forward(float *out, float *lse, const float *qkv, int B, int T, int NH, int NKV, int HS) {
-    if (HS > MAX_HS || HS % FLASH_MMA_K) die("flash_model_forward: head size %d is not a multiple of 16 up to %d", HS, MAX_HS);
+    check_head_size("flash_model_forward", HS);
     size_t row = (size_t)(NH + 2 * NKV) * HS;
     int group = NH / NKV, blocks = (T + FLASH_ROWS - 1) / FLASH_ROWS;
 #pragma omp parallel for collapse(3) schedule(dynamic)
@@ -83,9 +87,9 @@ void flash_model_forward(float *out, float *lse, const float *qkv, int B, int T,
                 const float *base = qkv + (size_t)b * T * row;
                 int g = h / group, q0 = qb * FLASH_ROWS, last = min_int(T, q0 + FLASH_ROWS) - 1;
                 for (int i = q0; i <= last; i++)
-                    forward_row(out + ((size_t)b * T + i) * NH * HS + (size_t)h * HS, lse + ((size_t)b * NH + h) * T + i,
-                                base + i * row + (size_t)h * HS, base + (size_t)(NH + g) * HS,
-                                base + (size_t)(NH + NKV + g) * HS, row, i, last, HS);
+                    forward_row(out + ((size_t)b * T + i) * NH * HS + (size_t)h * HS,
+                                lse + ((size_t)b * NH + h) * T + i, base + i * row + (size_t)h * HS,
+                                base + (size_t)(NH + g) * HS, base + (size_t)(NH + NKV + g) * HS, row, i, last, HS);
             }
         }
     }
@@ -172,7 +176,7 @@ static void backward_dkv_row(float *dk_out, float *dv_out, const BackwardArgs *a
 
 void flash_model_backward(float *dqkv, const float *dout, const float *qkv, const float *out, const float *lse, int B,
                           int T, int NH, int NKV, int HS) {
-    if (HS > MAX_HS || HS % FLASH_MMA_K) die("flash_model_backward: head size %d is not a multiple of 16 up to %d", HS, MAX_HS);
+    check_head_size("flash_model_backward", HS);
     size_t row = (size_t)(NH + 2 * NKV) * HS, rows = (size_t)B * NH * T;
     float *D = xmalloc(rows * sizeof(float));
 #pragma omp parallel for
