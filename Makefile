@@ -44,6 +44,9 @@ $(B)/test/test_model: $(call objs,$(MODEL_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: $(call objs,$(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: test_libs := -lcjson
 $(B)/test/test_gradcheck: $(patsubst %,$(B)/f64/%.o,$(MODEL_PART) util/util)
+# the CPU model of the tensor-core attention (kernels/flash_attention.cu) against the reference
+TESTS += test_flash_model
+$(B)/test/test_flash_model: $(call objs,model/flash_attention model/attention $(UTIL_PART))
 # helpers the test scripts run
 TEST_HELPERS := make_shards
 $(B)/test/make_shards: $(call objs,$(UTIL_PART) $(DATA_PART))
@@ -140,8 +143,8 @@ CUDA_B     := build/cuda
 NVCC_FLAGS := -O3 -std=c++17 -g -lineinfo -Iinclude -Ikernels -MMD -MP \
               -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
               -Xcompiler -Wall,-Wextra,-Wno-unused-parameter -Werror all-warnings
-CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lstdc++
-KERNELS_PART := encoder layernorm rmsnorm rope attention gelu swiglu residual classifier adamw global_norm
+CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
+KERNELS_PART := encoder layernorm rmsnorm rope attention flash_attention attention_gemm gelu swiglu residual classifier adamw global_norm
 KERNELS_OBJS := $(patsubst %,$(CUDA_B)/kernels/%.o,$(KERNELS_PART))
 # dev/cuda: one benchmark per kernel family (see dev/cuda/README.md)
 KERNEL_BENCHES := $(patsubst dev/cuda/%.cu,%,$(wildcard dev/cuda/bench_*.cu))
@@ -153,7 +156,7 @@ $(CUDA_B)/%.o: %.cu
 # kernel tests against the CPU twins; they skip (and pass) without a device. Neither
 # they nor the benchmarks are in the ASan rerun: the CUDA runtime maps memory where
 # ASan keeps its shadow gap (compute-sanitizer checks the GPU side instead).
-GPU_TESTS := test_kernels_gpu
+GPU_TESTS := test_kernels_gpu test_attention_gpu
 ifneq ($(B),build/asan)
 TESTS += $(GPU_TESTS)
 all: $(addprefix $(CUDA_B)/dev/,$(KERNEL_BENCHES))
@@ -161,8 +164,12 @@ endif
 $(B)/test/test_kernels_gpu: $(CUDA_B)/test/test_kernels_gpu.o $(KERNELS_OBJS) $(call objs,$(LAYERS_PART) $(UTIL_PART))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CUDA_LIBS) -o $@
+# the attention kernels against the CPU reference, the fp32 kernels and the CPU model of the tensor-core ones
+$(B)/test/test_attention_gpu: $(CUDA_B)/test/test_attention_gpu.o $(KERNELS_OBJS) $(call objs,$(LAYERS_PART) model/flash_attention $(UTIL_PART))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CUDA_LIBS) -o $@
 # `make test-gpu SANITIZE=1` also runs the kernel test under compute-sanitizer
-GPU_SANITIZE_TESTS := test_kernels_gpu
+GPU_SANITIZE_TESTS := test_kernels_gpu test_attention_gpu
 COMPUTE_SANITIZER := $(firstword $(shell command -v compute-sanitizer 2>/dev/null) $(CUDA_HOME)/bin/compute-sanitizer)
 .PHONY: test-gpu bench-kernels
 test-gpu: $(addprefix $(B)/test/,$(GPU_TESTS))

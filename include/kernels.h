@@ -70,6 +70,27 @@ void attention_forward_cuda(floatX *out, float *lse, const floatX *qkv, int B, i
 size_t attention_backward_scratch_bytes(int B, int T, int NH);
 void attention_backward_cuda(floatX *dqkv, const floatX *dout, const floatX *qkv, const floatX *out, const float *lse,
                              int B, int T, int NH, int NKV, int HS, void *scratch, cudaStream_t stream);
+// D[B,NH,T] = rowsum(dout * out) per query row: the first step of every attention backward
+void attention_rowdot_cuda(float *D, const floatX *dout, const floatX *out, int B, int T, int NH, int HS,
+                           cudaStream_t stream);
+// The same on tensor cores (kernels/flash_attention.cu: FlashAttention-2 style,
+// bf16 mma.sync, sm_80+): same arguments, lse and scratch as above, results within
+// bf16 rounding of them (doc/kernels.md). Pointers that are not 16-byte aligned go
+// to the fp32 kernels above.
+void flash_attention_forward_cuda(floatX *out, float *lse, const floatX *qkv, int B, int T, int NH, int NKV, int HS,
+                                  cudaStream_t stream);
+void flash_attention_backward_cuda(floatX *dqkv, const floatX *dout, const floatX *qkv, const floatX *out,
+                                   const float *lse, int B, int T, int NH, int NKV, int HS, void *scratch,
+                                   cudaStream_t stream);
+// The same through cuBLAS strided-batched bf16 GEMMs around causal-softmax kernels
+// (kernels/attention_gemm.cu): any HS, but T x T scores in the scratch, whose size
+// attention_gemm_scratch_bytes gives (the forward needs it too).
+size_t attention_gemm_scratch_bytes(int B, int T, int NH, int NKV, int HS);
+void attention_gemm_forward_cuda(floatX *out, float *lse, const floatX *qkv, int B, int T, int NH, int NKV, int HS,
+                                 void *scratch, cudaStream_t stream);
+void attention_gemm_backward_cuda(floatX *dqkv, const floatX *dout, const floatX *qkv, const floatX *out,
+                                  const float *lse, int B, int T, int NH, int NKV, int HS, void *scratch,
+                                  cudaStream_t stream);
 
 // ---- gelu (tanh approximation) -------------------------------------------------
 void gelu_forward_cuda(floatX *out, const floatX *inp, size_t n, cudaStream_t stream);

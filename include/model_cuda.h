@@ -24,12 +24,18 @@
 #include "model.h"
 #include "optim.h"
 
+// which kernels compute attention (doc/kernels.md): the tensor-core FlashAttention
+// kernels (the default), the fp32 CUDA-core reference kernels, or cuBLAS batched
+// GEMMs around softmax kernels (T x T scores in the kernel scratch)
+typedef enum { GPU_ATTENTION_FLASH, GPU_ATTENTION_FP32, GPU_ATTENTION_CUBLAS } GpuAttention;
+
 typedef struct {
     int deterministic;   // 1: bitwise reproducible (sorted embedding backward); 0: atomics there
     int recompute;       // 1: keep one layer's norm outputs and MLP activation, recompute them in backward
     int fuse_gelu;       // 1: GPT-2's GELU in the cuBLASLt epilogue (forward and backward)
     Comm *comm;          // data parallel over these ranks (world > 1: nccl); NULL: one rank
     int zero;            // ZeRO stage with several ranks: 0 or 1 (include/zero.h)
+    GpuAttention attention;
 } GpuOptions;
 
 typedef struct GpuModel GpuModel;

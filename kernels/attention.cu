@@ -295,6 +295,13 @@ void attention_forward_cuda(floatX *out, float *lse, const floatX *qkv, int B, i
 
 size_t attention_backward_scratch_bytes(int B, int T, int NH) { return (size_t)B * NH * T * sizeof(float); }
 
+void attention_rowdot_cuda(float *D, const floatX *dout, const floatX *out, int B, int T, int NH, int HS,
+                           cudaStream_t stream) {
+    size_t rows = (size_t)B * NH * T;
+    attention_rowdot_kernel<<<ceil_div(rows * WARP_SIZE, 256), 256, 0, stream>>>(D, dout, out, B, T, NH, HS);
+    CUDA_CHECK_LAUNCH();
+}
+
 template <int HS>
 static void backward_launch(floatX *dqkv, const floatX *dout, const floatX *qkv, const float *lse, const float *D,
                             int B, int T, int NH, int NKV, bool vec, cudaStream_t stream) {
@@ -315,9 +322,7 @@ void attention_backward_cuda(floatX *dqkv, const floatX *dout, const floatX *qkv
                              int B, int T, int NH, int NKV, int HS, void *scratch, cudaStream_t stream) {
     check_shape(NH, NKV, HS);
     float *D = (float *)scratch;
-    size_t rows = (size_t)B * NH * T;
-    attention_rowdot_kernel<<<ceil_div(rows * WARP_SIZE, 256), 256, 0, stream>>>(D, dout, out, B, T, NH, HS);
-    CUDA_CHECK_LAUNCH();
+    attention_rowdot_cuda(D, dout, out, B, T, NH, HS, stream);
     bool vec = aligned16(qkv) && aligned16(dout);
     if (HS == 64) backward_launch<64>(dqkv, dout, qkv, lse, D, B, T, NH, NKV, vec, stream);
     else backward_launch<128>(dqkv, dout, qkv, lse, D, B, T, NH, NKV, vec, stream);

@@ -30,6 +30,7 @@ typedef struct {
     int qa_every, qa_limit;
     const char *device;     // auto, cpu, cuda (include/model_cuda.h)
     int deterministic, recompute;
+    const char *attention;  // GPU attention kernels: flash, fp32 or cublas
 } TrainArgs;
 
 static TrainArgs parse_args(int argc, char **argv) {
@@ -40,6 +41,7 @@ static TrainArgs parse_args(int argc, char **argv) {
         .grad_accum = 1, .steps = 150, .warmup = 10, .eval_every = 50, .val_batches = 8, .ckpt_every = 0,
         .keep_ckpts = 2, .seed = 1337, .threads = 0, .log_every = 1,
         .qa_vocab = "gpt2", .comm = "auto", .zero = 1, .device = "auto", .deterministic = 1, .recompute = 0,
+        .attention = "flash",
     };
     ArgSpec specs[] = {
         {"--model", ARG_STRING, &a.model, "model preset for a new run", 0, 0},
@@ -84,6 +86,7 @@ static TrainArgs parse_args(int argc, char **argv) {
         {"--device", ARG_STRING, &a.device, "auto (the GPU when one is visible), cpu or cuda", 0, 0},
         {"--deterministic", ARG_INT, &a.deterministic, "GPU: 1 bitwise reproducible, 0 faster (atomics)", 0, 1},
         {"--recompute", ARG_INT, &a.recompute, "GPU: recompute norms and MLP activations in backward", 0, 1},
+        {"--attention", ARG_STRING, &a.attention, "GPU attention kernels: flash (tensor cores), fp32 (the reference) or cublas (batched GEMMs, T x T scratch)", 0, 0},
     };
     char usage[1024];
     snprintf(usage, sizeof usage,
@@ -91,6 +94,8 @@ static TrainArgs parse_args(int argc, char **argv) {
              "(%s on data/demo).\nModel presets: %s",
              a.model, model_preset_names());
     args_parse(argc, argv, specs, sizeof specs / sizeof specs[0], usage);
+    if (strcmp(a.attention, "flash") != 0 && strcmp(a.attention, "fp32") != 0 && strcmp(a.attention, "cublas") != 0)
+        die("--attention must be flash, fp32 or cublas, not '%s'", a.attention);
     return a;
 }
 
@@ -267,7 +272,10 @@ static void run_setup(Run *r, int argc, char **argv) {
     }
     if (on_gpu) {
         GpuOptions go = {.deterministic = a->deterministic, .recompute = a->recompute, .fuse_gelu = 1,
-                         .comm = &r->comm, .zero = a->zero};
+                         .comm = &r->comm, .zero = a->zero,
+                         .attention = strcmp(a->attention, "fp32") == 0     ? GPU_ATTENTION_FP32
+                                      : strcmp(a->attention, "cublas") == 0 ? GPU_ATTENTION_CUBLAS
+                                                                            : GPU_ATTENTION_FLASH};
         r->gpu = gpu_model_create(&r->model, &r->opt, a->batch, a->seq, &go);
         // only one process with a host backend may still fall back to the CPU
         if (!r->gpu && (strcmp(a->device, "auto") != 0 || comm_device_buffers(&r->comm)))

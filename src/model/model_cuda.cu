@@ -77,6 +77,10 @@ static int plan_memory(GpuModel *g, Slot *s) {
         rmsnorm_backward_scratch_bytes(N, C), attention_backward_scratch_bytes(g->B, g->T, NH),
         matmul_backward_scratch_bytes(N, widest_a > C ? widest_a : C)};
     for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) scratch = cand[i] > scratch ? cand[i] : scratch;
+    if (g->o.attention == GPU_ATTENTION_CUBLAS) {   // T x T scores
+        size_t att = attention_gemm_scratch_bytes(g->B, g->T, c->n_head, c->n_kv_head, head_size(c));
+        scratch = att > scratch ? att : scratch;
+    }
     const size_t X = sizeof(floatX), F = sizeof(float);
     int k = 0;
 #define SLOT(p, n, kind) (s[k++] = (Slot){(void **)&g->p, (n), (kind)})
@@ -299,6 +303,34 @@ static void activation_forward(GpuModel *g, const LayerActs *x, int N) {
     else swiglu_forward_cuda(x->fch_act, x->fch, N, c->ffn_hidden, g->stream);
 }
 
+// attention by the kernels GpuOptions.attention selects (same arguments and lse)
+static void attention_forward(GpuModel *g, floatX *out, float *lse, const floatX *qkv, int B, int T) {
+    int NH = g->c.n_head, NKV = g->c.n_kv_head, HS = head_size(&g->c);
+    switch (g->o.attention) {
+    case GPU_ATTENTION_FLASH: flash_attention_forward_cuda(out, lse, qkv, B, T, NH, NKV, HS, g->stream); break;
+    case GPU_ATTENTION_FP32: attention_forward_cuda(out, lse, qkv, B, T, NH, NKV, HS, g->stream); break;
+    case GPU_ATTENTION_CUBLAS:
+        attention_gemm_forward_cuda(out, lse, qkv, B, T, NH, NKV, HS, g->scratch, g->stream);
+        break;
+    }
+}
+
+static void attention_backward(GpuModel *g, floatX *dqkv, const floatX *dout, const floatX *qkv, const floatX *out,
+                               const float *lse, int B, int T) {
+    int NH = g->c.n_head, NKV = g->c.n_kv_head, HS = head_size(&g->c);
+    switch (g->o.attention) {
+    case GPU_ATTENTION_FLASH:
+        flash_attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, g->scratch, g->stream);
+        break;
+    case GPU_ATTENTION_FP32:
+        attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, g->scratch, g->stream);
+        break;
+    case GPU_ATTENTION_CUBLAS:
+        attention_gemm_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, g->scratch, g->stream);
+        break;
+    }
+}
+
 float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale) {
     const ModelConfig *c = &g->c;
     if (B > g->B || T > g->T) die("gpu_model_forward: %d x %d exceeds the reserved %d x %d", B, T, g->B, g->T);
@@ -316,7 +348,7 @@ float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int 
         norm_forward(g, x.ln1, x.ln1_mean, x.ln1_rstd, x.residual, p.ln1w, p.ln1b, N);
         matmul_forward_cuda(x.qkv, NULL, x.ln1, p.qkvw, p.qkvb, N, C, qkv_channels(c), s);
         if (c->arch == ARCH_LLAMA) rope_forward_cuda(x.qkv, g->rope_cos, g->rope_sin, B, T, NH, NKV, HS, s);
-        attention_forward_cuda(x.atty, x.lse, x.qkv, B, T, NH, NKV, HS, s);
+        attention_forward(g, x.atty, x.lse, x.qkv, B, T);
         matmul_forward_cuda(g->dbuf_b, NULL, x.atty, p.attprojw, p.attprojb, N, C, C, s);
         residual_forward_cuda(x.residual2, x.residual, g->dbuf_b, (size_t)N * C, s);
         norm_forward(g, x.ln2, x.ln2_mean, x.ln2_rstd, x.residual2, p.ln2w, p.ln2b, N);
@@ -396,7 +428,7 @@ void gpu_model_backward(GpuModel *g) {
         matmul_backward_cuda(g->dbuf_b, dp.attprojw, dp.attprojb, g->dres, x.atty, p.attprojw, NULL, N, C, C,
                              g->scratch, s);
         CUDA_CHECK(cudaMemsetAsync(g->dbuf_a, 0, (size_t)N * QKV * X, s));
-        attention_backward_cuda(g->dbuf_a, g->dbuf_b, x.qkv, x.atty, x.lse, B, T, NH, NKV, HS, g->scratch, s);
+        attention_backward(g, g->dbuf_a, g->dbuf_b, x.qkv, x.atty, x.lse, B, T);
         if (c->arch == ARCH_LLAMA) rope_backward_cuda(g->dbuf_a, g->rope_cos, g->rope_sin, B, T, NH, NKV, HS, s);
         if (g->o.recompute) norm_forward(g, x.ln1, x.ln1_mean, x.ln1_rstd, x.residual, p.ln1w, p.ln1b, N);
         matmul_backward_cuda(g->dbuf_b, dp.qkvw, dp.qkvb, g->dbuf_a, x.ln1, p.qkvw, NULL, N, C, QKV, g->scratch, s);
