@@ -66,6 +66,8 @@ typedef struct {
     int cur_is_val;
     ShardStream train, val;
     int64_t docs, train_docs, val_docs;
+    int64_t max_tokens;   // --max-tokens: the budget of train + val tokens (0: none)
+    int full;             // the budget is spent: nothing more is read or written
     // the document being cut into segments
     ByteBuf pending;
     int pending_starts;
@@ -139,14 +141,19 @@ static int doc_is_val(Run *r, int64_t doc) {
 static void write_batch(Run *r, Batch *b) {
     if (b->failed) die("%s", b->error);
     size_t start = 0;
-    for (size_t i = 0; i < b->n_segs; i++) {
+    for (size_t i = 0; i < b->n_segs && !r->full; i++) {
         const Segment *s = &b->segs[i];
+        size_t n = b->seg_end[i] - start;
+        if (r->max_tokens > 0) {   // the last document is cut where the budget ends
+            int64_t left = r->max_tokens - (r->train.total + r->val.total);
+            if ((int64_t)n >= left) n = (size_t)left, r->full = 1;
+        }
         if (s->starts_doc) {
             r->cur_is_val = doc_is_val(r, s->doc);
             r->docs++;
             *(r->cur_is_val ? &r->val_docs : &r->train_docs) += 1;
         }
-        stream_append(r->cur_is_val ? &r->val : &r->train, b->ids.ids + start, b->seg_end[i] - start);
+        stream_append(r->cur_is_val ? &r->val : &r->train, b->ids.ids + start, n);
         start = b->seg_end[i];
     }
 }
@@ -297,11 +304,13 @@ static void usage(void) {
             "  --val-tokens N      send the first documents, until N tokens, to validation\n"
             "  --seed N            seed of the --val-frac draw (default 0)\n"
             "  --shard-tokens N    tokens per shard (default 100000000)\n"
+            "  --max-tokens N      stop after N tokens (train and val together; the last document is cut)\n"
             "  --threads N         encoding threads (default: all cores)\n"
             "  --special           encode special-token text (<|endoftext|> ...) as the special token\n"
             "  --bos               start every document with <|begin_of_text|> after the separator\n"
             "  --quiet             no progress line\n"
-            "INPUT '-' is standard input.\n");
+            "INPUT '-' is standard input; a folder stands for its .jsonl and .txt files (sorted, recursively);\n"
+            "gzip and zstd files (.jsonl.gz, .jsonl.zst, ...) are decompressed as they are read.\n");
     exit(2);
 }
 
@@ -315,8 +324,7 @@ static int64_t parse_int(const char *s, const char *flag, int64_t min) {
 static DocMode input_mode(const char *path, const char *format, DocMode text_mode) {
     if (strcmp(format, "jsonl") == 0) return DOCS_JSONL;
     if (strcmp(format, "text") == 0) return text_mode;
-    size_t n = strlen(path);
-    return n > 6 && strcmp(path + n - 6, ".jsonl") == 0 ? DOCS_JSONL : text_mode;
+    return input_name_is_jsonl(path) ? DOCS_JSONL : text_mode;
 }
 
 int main(int argc, char **argv) {
@@ -328,7 +336,7 @@ int main(int argc, char **argv) {
         {"vocab", 1, 0, 'v'},   {"out", 1, 0, 'o'},        {"format", 1, 0, 'f'},       {"field", 1, 0, 'k'},
         {"docs", 1, 0, 'd'},    {"val-frac", 1, 0, 'F'},   {"val-tokens", 1, 0, 'T'},   {"seed", 1, 0, 's'},
         {"shard-tokens", 1, 0, 'S'}, {"threads", 1, 0, 'j'}, {"special", 0, 0, 'x'},    {"bos", 0, 0, 'b'},
-        {"quiet", 0, 0, 'q'},   {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+        {"max-tokens", 1, 0, 'M'}, {"quiet", 0, 0, 'q'},   {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -345,6 +353,7 @@ int main(int argc, char **argv) {
         }
         case 'T': r.val_tokens = parse_int(optarg, "--val-tokens", 0); break;
         case 's': r.seed = (uint64_t)parse_int(optarg, "--seed", 0); break;
+        case 'M': r.max_tokens = parse_int(optarg, "--max-tokens", 1); break;
         case 'S': shard_tokens = parse_int(optarg, "--shard-tokens", 1); break;
         case 'j': threads = (int)parse_int(optarg, "--threads", 1); break;
         case 'x': r.special = 1; break;
@@ -381,9 +390,12 @@ int main(int argc, char **argv) {
 
     Progress p = {.start = wall_time(), .tty = isatty(2), .quiet = quiet};
     p.last = p.start;
-    for (int i = optind; i < argc; i++) {
+    char **inputs;
+    int n_inputs, skipped;
+    if (input_files_expand(argv + optind, argc - optind, &inputs, &n_inputs, &skipped) != 0) die("%s", scpt_error());
+    for (int i = 0; i < n_inputs; i++) {
         struct stat st;
-        if (strcmp(argv[i], "-") != 0 && stat(argv[i], &st) == 0) p.total_bytes += st.st_size;
+        if (strcmp(inputs[i], "-") != 0 && stat(inputs[i], &st) == 0) p.total_bytes += st.st_size;
     }
 
     r.n_slots = 2 * threads + 2;
@@ -395,11 +407,11 @@ int main(int argc, char **argv) {
 
     ByteBuf doc = {0};
     uint64_t before = 0;
-    for (int i = optind; i < argc; i++) {
+    for (int i = 0; i < n_inputs && !r.full; i++) {
         DocReader in;
-        if (doc_reader_open(&in, argv[i], input_mode(argv[i], format, text_mode), field) != 0) die("%s", scpt_error());
-        int starts, rc;
-        while ((rc = doc_reader_next(&in, &doc, &starts)) == 1) {
+        if (doc_reader_open(&in, inputs[i], input_mode(inputs[i], format, text_mode), field) != 0) die("%s", scpt_error());
+        int starts, rc = 0;
+        while (!r.full && (rc = doc_reader_next(&in, &doc, &starts)) == 1) {
             feed(&r, doc.data, doc.len, starts, in.mode != DOCS_FILE);   // a file's document ends with it
             p.done_bytes = before + in.bytes_read;
             progress_show(&p, &r, 0);
@@ -425,6 +437,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "tokenize: %s (%s, vocab %d): %lld train docs, %lld tokens in %d shard%s; %lld val docs, %lld tokens in %d shard%s\n",
                 vocab, tokenizer_name(tok), tokenizer_vocab_size(tok), (long long)r.train_docs, (long long)r.train.total,
                 n_train, n_train == 1 ? "" : "s", (long long)r.val_docs, (long long)r.val.total, n_val, n_val == 1 ? "" : "s");
+        if (r.full) fprintf(stderr, "tokenize: stopped at --max-tokens %lld\n", (long long)r.max_tokens);
+        if (skipped) fprintf(stderr, "tokenize: skipped %d file%s in the input folders (not .jsonl or .txt)\n", skipped, skipped == 1 ? "" : "s");
         if (stale) fprintf(stderr, "tokenize: removed %d shard%s of an earlier run past the new last one\n", stale, stale == 1 ? "" : "s");
     }
     if ((r.val_frac > 0 || r.val_tokens > 0) && r.val.total == 0)
@@ -439,6 +453,7 @@ int main(int argc, char **argv) {
     free(r.slots);
     free(pool);
     byte_buf_free(&doc);
+    free_paths(inputs, n_inputs);
     byte_buf_free(&r.pending);
     tokenizer_free(tok);
     return 0;
