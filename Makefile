@@ -108,15 +108,15 @@ fuzz-safetensors fuzz-gguf: fuzz-%: $(B)/fuzz/%
 # ---- EntiGraph client and corpus reader (issue #4) ------------------------------
 CORPUS_PART    := data/corpus
 GGUF_PART      := weights/gguf
-ENTIGRAPH_PART := $(addprefix entigraph/,entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api)
-ENTIGRAPH_LIBS := -lcurl -lcjson
+ENTIGRAPH_PART := $(addprefix entigraph/,entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api entigraph_cost)
+ENTIGRAPH_LIBS := -lcurl $(TOKENIZER_LIBS)
 PROGRAMS += entigraph
-entigraph_objs  = $(call objs,entigraph $(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
+entigraph_objs  = $(call objs,entigraph $(ENTIGRAPH_PART) $(TOKENIZER_PART) $(CORPUS_PART) $(UTIL_PART))
 entigraph_libs := $(ENTIGRAPH_LIBS)
-TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh
+TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh test/test_entigraph_plan.sh
 $(B)/test/test_corpus: $(call objs,$(CORPUS_PART) $(UTIL_PART))
 $(B)/test/test_corpus: test_libs := -lcjson
-$(B)/test/test_entigraph: $(call objs,$(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
+$(B)/test/test_entigraph: $(call objs,$(ENTIGRAPH_PART) $(TOKENIZER_PART) $(CORPUS_PART) $(UTIL_PART))
 $(B)/test/test_entigraph: test_libs := $(ENTIGRAPH_LIBS)
 # the random-weight GGUF maker that test/test_entigraph_llama.sh runs (the fault test's
 # scripted server is test/entigraph_fault_server.js)

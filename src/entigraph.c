@@ -23,6 +23,9 @@
 typedef struct {
     const char *corpus, *output, *failures, *prompts, *schema_path, *styles, *summary_json;
     const char *model, *json_mode_name, *max_triples_name, *max_tokens_name;
+    const char *plan_vocab, *prices_path;
+    int plan_only, plan_entities;
+    float price_input, price_output;
     int rephrase, concurrency, max_retries, chunk_words, json_mode, quiet;
     int max_completion_tokens, seed, max_entities, max_pairs;
     long long max_tokens;
@@ -60,6 +63,9 @@ typedef struct {
     long long resumed_tokens, generated_tokens, paid_prompt_tokens, paid_completion_tokens;
     double server_prompt_ms, server_predicted_ms;
     int write_failed;
+    CostPlan cost;           // what is left to send, and what earlier runs got
+    Prices prices;
+    double planned_usd;      // the plan's live cost at the start (-1: no prices)
 } Run;
 
 static volatile sig_atomic_t interrupted;
@@ -139,6 +145,9 @@ static void on_old_record(void *ctx, const char *line, size_t len, long lineno) 
         const cJSON *usage = cJSON_GetObjectItemCaseSensitive(rec, "usage");
         const cJSON *ct = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
         if (cJSON_IsNumber(ct)) r->resumed_tokens += (long long)ct->valuedouble;
+        for (int k = 0; k < 4; k++)
+            if (!strcmp(str_field(rec, "kind"), item_kind_names[k]))
+                cost_seen(&r->cost, (ItemKind)k, cJSON_IsNumber(ct) ? (long)ct->valuedouble : 0);
         int d = doc_index(r, str_field(rec, "doc_id"));
         const cJSON *ents = cJSON_GetObjectItemCaseSensitive(rec, "entities");
         if (!strcmp(str_field(rec, "kind"), "entities") && d >= 0 && r->plans[d].entities_state == 0) {
@@ -280,11 +289,14 @@ static void on_abandon(void *ctx, void *user) { pending_free(user); }
 
 // ---- building requests --------------------------------------------------------------------
 
-static char *request_for(Run *r, const WorkItem *it, size_t *len) {
+// The item's system and user messages (malloc'd); `names` overrides the
+// document's entity list, and `text` the document (the cost plan counts it apart).
+static const Prompt *fill_prompts(Run *r, const WorkItem *it, char *const *names_of_ents, const char *text,
+                                  char **system, char **user) {
     const Document *d = &r->corpus.docs[it->doc];
     const DocPlan *dp = &r->plans[it->doc];
     const char *names[8] = {"title", "author", "year", "document"};
-    const char *values[8] = {d->title, d->author, d->year, d->text};
+    const char *values[8] = {d->title, d->author, d->year, text ? text : d->text};
     int n = 4;
     const Prompt *p = &r->entities_prompt;
     if (it->kind == KIND_PAIR || it->kind == KIND_TRIPLE) {
@@ -292,15 +304,21 @@ static char *request_for(Run *r, const WorkItem *it, size_t *len) {
         p = it->kind == KIND_PAIR ? &r->pair_prompt : &r->triple_prompt;
         for (int k = 0; k < (it->kind == KIND_PAIR ? 2 : 3); k++) {
             names[n] = ent_names[k];
-            values[n++] = dp->entities[it->ent[k]];
+            values[n++] = (names_of_ents ? names_of_ents : dp->entities)[it->ent[k]];
         }
     } else if (it->kind == KIND_REPHRASE) {
         p = &r->style_prompts[it->style];
         names[n] = "chunk";
         values[n++] = dp->chunks[it->chunk];
     }
-    char *system = prompt_fill(p->system, names, values, n);
-    char *user = prompt_fill(p->user, names, values, n);
+    *system = prompt_fill(p->system, names, values, n);
+    *user = prompt_fill(p->user, names, values, n);
+    return p;
+}
+
+static char *request_for(Run *r, const WorkItem *it, size_t *len) {
+    char *system, *user;
+    fill_prompts(r, it, NULL, NULL, &system, &user);
     char *body = api_chat_request(&r->o->api, system, user, it->kind == KIND_ENTITIES, len);
     free(system);
     free(user);
@@ -330,6 +348,72 @@ static int next_item(Run *r, WorkItem *out) {
         }
         r->skipped++;
     }
+}
+
+// ---- the cost plan ---------------------------------------------------------------------------
+
+static int count_of(const char *s, const char *what) {
+    int n = 0;
+    for (const char *p = s ? strstr(s, what) : NULL; p; p = strstr(p + 1, what)) n++;
+    return n;
+}
+
+// one request to come, its document's tokens counted once per document
+static void plan_item(Run *r, const WorkItem *it, char *const *names, long doc_tokens) {
+    char *system, *user;
+    const Prompt *p = fill_prompts(r, it, names, "", &system, &user);
+    int uses = count_of(p->system, "{document}") + count_of(p->user, "{document}");
+    cost_add(&r->cost, it->kind, system, user, uses * doc_tokens);
+    free(system);
+    free(user);
+}
+
+static int item_done(Run *r, const WorkItem *it) {
+    char *key = item_key(&r->corpus, r->plans, it, (const char *const *)r->style_names);
+    int done = strset_has(&r->done, key);
+    free(key);
+    return done;
+}
+
+// Every request still to send: known items exactly; for a document whose entities
+// are not known yet, its pairs and triples as if it had --plan-entities names (by
+// default the mean of the documents already known, else 20) of placeholder text.
+static void plan_cost(Run *r) {
+    long known = 0, names_total = 0;
+    for (int d = 0; d < r->corpus.n_docs; d++)
+        if (r->plans[d].entities_state == 2) known++, names_total += r->plans[d].n_entities;
+    int guess = r->o->plan_entities ? r->o->plan_entities : known ? (int)((names_total + known / 2) / known) : 20;
+    char **fake = xcalloc((size_t)guess + 1, sizeof *fake);
+    for (int i = 0; i < guess; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "Entity Name %d", i + 1);
+        fake[i] = xstrdup(name);
+    }
+    for (int d = 0; d < r->corpus.n_docs; d++) {
+        DocPlan *dp = &r->plans[d];
+        long doc_tokens = r->o->rephrase ? 0 : cost_count(&r->cost, r->corpus.docs[d].text);
+        if (r->o->rephrase || dp->entities_state == 2) {
+            for (int i = 0; i < dp->n_items; i++) {
+                WorkItem it = dp->items[i];
+                it.doc = d;   // the plan's items leave it to the scheduler
+                if (!item_done(r, &it)) plan_item(r, &it, NULL, doc_tokens);
+            }
+            continue;
+        }
+        WorkItem ent = {d, KIND_ENTITIES, {0, 0, 0}, 0, 0};
+        plan_item(r, &ent, NULL, doc_tokens);
+        DocPlan hypo = {0};
+        plan_entities(&hypo, r->corpus.docs[d].id, fake, guess, &r->o->plan);
+        for (int i = 0; i < hypo.n_items; i++) {
+            hypo.items[i].doc = d;
+            plan_item(r, &hypo.items[i], hypo.entities, doc_tokens);
+        }
+        plan_free(&hypo);
+    }
+    free_paths(fake, guess);
+    double req, prompt, comp, comp_max;
+    cost_totals(&r->cost, &req, &prompt, &comp, &comp_max);
+    r->planned_usd = prices_cost(&r->prices, 0, prompt, comp);
 }
 
 // ---- progress -------------------------------------------------------------------------------
@@ -373,11 +457,14 @@ static void progress(const Run *r, HttpPool *pool, double t0, int final) {
     for (int i = 0; i < 20; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
     bar[20] = '\0';
     fmt_duration(final ? 0 : eta, eta_s, sizeof eta_s);
+    char spend[96] = "";
+    double paid = prices_cost(&r->prices, 0, (double)r->paid_prompt_tokens, (double)r->paid_completion_tokens);
+    if (paid >= 0) snprintf(spend, sizeof spend, " | spent $%.2f of $%.2f planned", paid, r->planned_usd);
     fprintf(stderr, "%s[%s] %5.1f%% %ld/%.0f items | %.2f req/s | %.0f tok/s | %lld tok | in flight %d | "
-            "retries %ld | failed %ld | ETA %s%s",
+            "retries %ld | failed %ld | ETA %s%s%s",
             isatty(2) ? "\r\033[K" : "", bar, 100 * frac, done, total, st.requests / el,
             r->generated_tokens / el, r->resumed_tokens + r->generated_tokens, http_pool_active(pool),
-            st.retries, r->failures, eta_s, isatty(2) && !final ? "" : "\n");
+            st.retries, r->failures, eta_s, spend, isatty(2) && !final ? "" : "\n");
 }
 
 static void summary(const Run *r, HttpPool *pool, double elapsed) {
@@ -443,7 +530,8 @@ static void parse_args(Options *o, int argc, char **argv) {
     *o = (Options){.model = "gpt-4-turbo", .json_mode_name = "schema", .max_triples_name = "pairs", .max_tokens_name = "0",
                    .concurrency = 16, .max_retries = 6, .chunk_words = 300, .max_completion_tokens = 2048,
                    .seed = 42, .max_pairs = -1, .temperature = 1.0f, .timeout_s = 600, .connect_timeout_s = 10,
-                   .backoff_s = 1, .max_backoff_s = 60, .max_retry_after_s = 600, .progress_s = 10};
+                   .backoff_s = 1, .max_backoff_s = 60, .max_retry_after_s = 600, .progress_s = 10,
+                   .plan_vocab = "llama3", .price_input = -1, .price_output = -1};
     ArgSpec specs[] = {
         {"--corpus", ARG_STRING, &o->corpus, "JSONL (id/title/text, or QuALITY) or a folder of .txt files", 0, 0},
         {"--output", ARG_STRING, &o->output, "output JSONL, appended; a rerun resumes it", 0, 0},
@@ -473,6 +561,12 @@ static void parse_args(Options *o, int argc, char **argv) {
         {"--progress-interval", ARG_FLOAT, &o->progress_s, "seconds between progress lines when stderr is not a terminal", 0, 1e6},
         {"--summary-json", ARG_STRING, &o->summary_json, "write the final figures as JSON", 0, 0},
         {"--quiet", ARG_FLAG, &o->quiet, "no progress lines", 0, 0},
+        {"--plan", ARG_FLAG, &o->plan_only, "print the requests, tokens and cost still to spend, send nothing", 0, 0},
+        {"--plan-vocab", ARG_STRING, &o->plan_vocab, "tokenizer counting prompt tokens: gpt2, llama3 or a file (default: llama3, cl100k's superset)", 0, 0},
+        {"--plan-entities", ARG_INT, &o->plan_entities, "entities assumed for documents not yet seen (0: the mean of those seen, else 20)", 0, 1 << 20},
+        {"--price-input", ARG_FLOAT, &o->price_input, "US dollars per million prompt tokens (-1: from --prices)", -1, 1e6},
+        {"--price-output", ARG_FLOAT, &o->price_output, "US dollars per million completion tokens (-1: from --prices)", -1, 1e6},
+        {"--prices", ARG_STRING, &o->prices_path, "JSON prices file: {\"MODEL\": {\"input\": $, \"output\": $}} per million tokens", 0, 0},
     };
     args_parse(argc, argv, specs, sizeof specs / sizeof specs[0],
                "usage: entigraph --corpus PATH --output OUT.jsonl [options]\n\n"
@@ -574,6 +668,10 @@ int main(int argc, char **argv) {
         o.api.entity_schema = schema;
     }
     if (corpus_load(&r.corpus, o.corpus) != 0) die("%s", scpt_error());
+    if (o.plan_only || o.price_input >= 0 || o.prices_path) cost_init(&r.cost, o.plan_vocab, o.max_completion_tokens);
+    r.prices = (Prices){o.price_input, o.price_output, -1, -1};
+    if (o.prices_path) prices_load(&r.prices, o.prices_path, o.model);
+    prices_finish(&r.prices);
     r.plans = xcalloc((size_t)r.corpus.n_docs, sizeof *r.plans);
     r.ids = sorted_ids(&r.corpus);
     sched_init(&r.sched, r.plans, r.corpus.n_docs);
@@ -581,6 +679,14 @@ int main(int argc, char **argv) {
         for (int d = 0; d < r.corpus.n_docs; d++)
             plan_rephrase(&r.plans[d], r.corpus.docs[d].text, o.chunk_words, r.n_styles);
 
+    if (o.plan_only) {   // reads the output without opening it for writing
+        if (access(o.output, F_OK) == 0 && journal_scan(o.output, on_old_record, &r) != 0) die("%s", scpt_error());
+        plan_cost(&r);
+        printf("entigraph --plan: %d documents, %s, model %s; %ld records already in %s; prompt tokens counted with %s\n",
+               r.corpus.n_docs, o.rephrase ? "Rephrase" : "EntiGraph", o.model, r.resumed_records, o.output, o.plan_vocab);
+        cost_print(&r.cost, &r.prices, stdout);
+        return 0;
+    }
     if (journal_open(&r.out, o.output, on_old_record, &r) != 0) die("%s", scpt_error());
     if (r.out.torn_bytes) fprintf(stderr, "entigraph: %s: cut a torn last line of %ld bytes\n", o.output, r.out.torn_bytes);
     if (r.duplicate_records) fprintf(stderr, "entigraph: %s: %ld repeated records (counted once)\n", o.output, r.duplicate_records);
@@ -588,6 +694,8 @@ int main(int argc, char **argv) {
     snprintf(failures_path, sizeof failures_path, "%s.failures.jsonl", o.output);
     if (journal_open(&r.failed, o.failures ? o.failures : failures_path, NULL, NULL) != 0) die("%s", scpt_error());
     for (int d = 0; d < r.corpus.n_docs; d++) sched_add(&r.sched, d);
+    r.planned_usd = -1;
+    if (r.cost.tok && r.prices.input >= 0 && !o.quiet) plan_cost(&r);
 
     const char *base = getenv("OPENAI_BASE_URL");
     const char *key = getenv("OPENAI_API_KEY");
@@ -657,6 +765,7 @@ int main(int argc, char **argv) {
     prompt_free(&r.entities_prompt), prompt_free(&r.pair_prompt), prompt_free(&r.triple_prompt);
     for (int i = 0; i < r.n_styles; i++) prompt_free(&r.style_prompts[i]), free(r.style_names[i]);
     corpus_free(&r.corpus);
+    cost_free(&r.cost);
     free(schema);
     free(prompts_dir);
     if (fatal || r.write_failed) return 1;
