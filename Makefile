@@ -108,12 +108,12 @@ fuzz-safetensors fuzz-gguf: fuzz-%: $(B)/fuzz/%
 # ---- EntiGraph client and corpus reader (issue #4) ------------------------------
 CORPUS_PART    := data/corpus
 GGUF_PART      := weights/gguf
-ENTIGRAPH_PART := $(addprefix entigraph/,entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api entigraph_cost)
+ENTIGRAPH_PART := $(addprefix entigraph/,entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api entigraph_cost entigraph_batch)
 ENTIGRAPH_LIBS := -lcurl $(TOKENIZER_LIBS)
 PROGRAMS += entigraph
 entigraph_objs  = $(call objs,entigraph $(ENTIGRAPH_PART) $(TOKENIZER_PART) $(CORPUS_PART) $(UTIL_PART))
 entigraph_libs := $(ENTIGRAPH_LIBS)
-TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh test/test_entigraph_plan.sh
+TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh test/test_entigraph_plan.sh test/test_entigraph_batch.sh
 $(B)/test/test_corpus: $(call objs,$(CORPUS_PART) $(UTIL_PART))
 $(B)/test/test_corpus: test_libs := -lcjson
 $(B)/test/test_entigraph: $(call objs,$(ENTIGRAPH_PART) $(TOKENIZER_PART) $(CORPUS_PART) $(UTIL_PART))

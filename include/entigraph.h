@@ -5,10 +5,12 @@
 //   entigraph_http.c     N requests in flight on libcurl multi, retries, backoff
 //   entigraph_api.c      OpenAI chat-completions requests and responses
 //   entigraph_cost.c     the cost plan: requests, tokens and dollars before and during a run
+//   entigraph_batch.c    the same work through the OpenAI Batch API (files, batches, journal)
 //   src/entigraph.c      the command line, the run loop, progress and summary
 #ifndef SCPT_ENTIGRAPH_H
 #define SCPT_ENTIGRAPH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -225,5 +227,33 @@ void cost_add(CostPlan *c, ItemKind kind, const char *system, const char *user, 
 double cost_expected_completion(const CostPlan *c, ItemKind kind);
 void cost_totals(const CostPlan *c, double *requests, double *prompt, double *completion, double *completion_max);
 void cost_print(const CostPlan *c, const Prices *p, FILE *f);
+
+// ---- the Batch API ----------------------------------------------------------------------
+typedef struct {
+    const char *base_url;        // OPENAI_BASE_URL (…/v1)
+    const char *api_key;
+    const char *output;          // names OUTPUT.batches.jsonl and OUTPUT.batch-NNNNNN[.keys].jsonl
+    int max_requests;            // lines per request file (the API allows 50,000)
+    long long max_bytes;         // bytes per request file (the API allows 200 MB)
+    int max_retries;             // new batches an item may go into after its first
+    double poll_s, max_poll_s;   // first poll delay, doubling up to this
+    double backoff_s, max_backoff_s, timeout_s;   // a failed API call
+    void *ctx;
+    // the next item to send: a user (as the live path's) and its resume key
+    // (malloc'd); 0 when there is none now
+    int (*next)(void *ctx, void **user, char **key);
+    char *(*body)(void *ctx, void *user, size_t *len);   // its chat request body (malloc'd)
+    Verdict (*on_response)(void *ctx, void *user, const char *body, size_t len, char *reason, size_t cap);
+    void (*on_failure)(void *ctx, void *user, const char *reason, int attempts);
+    void (*on_abandon)(void *ctx, void *user);
+} BatchConfig;
+
+typedef struct {
+    long api_calls, batches_created, written, failed, retried;
+} BatchStats;
+
+// Runs until every item is written or failed (0), interrupted (0, the batches
+// left for a rerun), or an API or write error (-1, message set).
+int batch_run(const BatchConfig *cfg, volatile sig_atomic_t *interrupted, BatchStats *stats);
 
 #endif

@@ -24,7 +24,8 @@ typedef struct {
     const char *corpus, *output, *failures, *prompts, *schema_path, *styles, *summary_json;
     const char *model, *json_mode_name, *max_triples_name, *max_tokens_name;
     const char *plan_vocab, *prices_path;
-    int plan_only, plan_entities;
+    int plan_only, plan_entities, batch, batch_max_requests;
+    float batch_poll_s, batch_max_poll_s;
     float price_input, price_output;
     int rephrase, concurrency, max_retries, chunk_words, json_mode, quiet;
     int max_completion_tokens, seed, max_entities, max_pairs;
@@ -350,6 +351,22 @@ static int next_item(Run *r, WorkItem *out) {
     }
 }
 
+// ---- the Batch API path: the same items and callbacks (src/entigraph/entigraph_batch.c) ----------
+
+static int batch_next(void *ctx, void **user, char **key) {
+    Run *r = ctx;
+    WorkItem it;
+    if (r->write_failed || !next_item(r, &it)) return 0;
+    Pending *pd = xmalloc(sizeof *pd);
+    pd->item = it;
+    pd->key = item_key(&r->corpus, r->plans, &it, (const char *const *)r->style_names);
+    *user = pd;
+    *key = xstrdup(pd->key);
+    return 1;
+}
+
+static char *batch_body(void *ctx, void *user, size_t *len) { return request_for(ctx, &((Pending *)user)->item, len); }
+
 // ---- the cost plan ---------------------------------------------------------------------------
 
 static int count_of(const char *s, const char *what) {
@@ -531,7 +548,8 @@ static void parse_args(Options *o, int argc, char **argv) {
                    .concurrency = 16, .max_retries = 6, .chunk_words = 300, .max_completion_tokens = 2048,
                    .seed = 42, .max_pairs = -1, .temperature = 1.0f, .timeout_s = 600, .connect_timeout_s = 10,
                    .backoff_s = 1, .max_backoff_s = 60, .max_retry_after_s = 600, .progress_s = 10,
-                   .plan_vocab = "llama3", .price_input = -1, .price_output = -1};
+                   .plan_vocab = "llama3", .price_input = -1, .price_output = -1,
+                   .batch_max_requests = 50000, .batch_poll_s = 10, .batch_max_poll_s = 300};
     ArgSpec specs[] = {
         {"--corpus", ARG_STRING, &o->corpus, "JSONL (id/title/text, or QuALITY) or a folder of .txt files", 0, 0},
         {"--output", ARG_STRING, &o->output, "output JSONL, appended; a rerun resumes it", 0, 0},
@@ -561,6 +579,10 @@ static void parse_args(Options *o, int argc, char **argv) {
         {"--progress-interval", ARG_FLOAT, &o->progress_s, "seconds between progress lines when stderr is not a terminal", 0, 1e6},
         {"--summary-json", ARG_STRING, &o->summary_json, "write the final figures as JSON", 0, 0},
         {"--quiet", ARG_FLAG, &o->quiet, "no progress lines", 0, 0},
+        {"--batch", ARG_FLAG, &o->batch, "send the work through the OpenAI Batch API (half price, within 24 h)", 0, 0},
+        {"--batch-max-requests", ARG_INT, &o->batch_max_requests, "requests per batch file", 1, 50000},
+        {"--batch-poll", ARG_FLOAT, &o->batch_poll_s, "seconds before a batch's first poll (doubling)", 0.001, 1e6},
+        {"--batch-max-poll", ARG_FLOAT, &o->batch_max_poll_s, "longest wait between polls", 0.001, 1e6},
         {"--plan", ARG_FLAG, &o->plan_only, "print the requests, tokens and cost still to spend, send nothing", 0, 0},
         {"--plan-vocab", ARG_STRING, &o->plan_vocab, "tokenizer counting prompt tokens: gpt2, llama3 or a file (default: llama3, cl100k's superset)", 0, 0},
         {"--plan-entities", ARG_INT, &o->plan_entities, "entities assumed for documents not yet seen (0: the mean of those seen, else 20)", 0, 1 << 20},
@@ -585,6 +607,7 @@ static void parse_args(Options *o, int argc, char **argv) {
     if (o->json_mode < 0) die("--json-mode must be schema, object or off");
     o->max_tokens = strtoll(o->max_tokens_name, &end, 10);
     if (end == o->max_tokens_name || *end || o->max_tokens < 0) die("--max-tokens must be a number of tokens, 0 for none");
+    if (o->batch && o->max_tokens > 0) die("--max-tokens: not with --batch (a batch's tokens are known only when it ends)");
     o->plan.seed = (uint64_t)o->seed;
     o->plan.max_entities = o->max_entities;
     o->plan.max_pairs = o->max_pairs;
@@ -651,6 +674,18 @@ static char *read_text_file(const char *path) {
     return s;
 }
 
+static void run_free(Run *r) {
+    for (int d = 0; d < r->corpus.n_docs; d++) plan_free(&r->plans[d]);
+    free(r->plans);
+    free(r->ids);
+    sched_free(&r->sched);
+    strset_free(&r->done);
+    prompt_free(&r->entities_prompt), prompt_free(&r->pair_prompt), prompt_free(&r->triple_prompt);
+    for (int i = 0; i < r->n_styles; i++) prompt_free(&r->style_prompts[i]), free(r->style_names[i]);
+    corpus_free(&r->corpus);
+    cost_free(&r->cost);
+}
+
 int main(int argc, char **argv) {
     Options o;
     parse_args(&o, argc, argv);
@@ -685,6 +720,9 @@ int main(int argc, char **argv) {
         printf("entigraph --plan: %d documents, %s, model %s; %ld records already in %s; prompt tokens counted with %s\n",
                r.corpus.n_docs, o.rephrase ? "Rephrase" : "EntiGraph", o.model, r.resumed_records, o.output, o.plan_vocab);
         cost_print(&r.cost, &r.prices, stdout);
+        run_free(&r);
+        free(schema);
+        free(prompts_dir);
         return 0;
     }
     if (journal_open(&r.out, o.output, on_old_record, &r) != 0) die("%s", scpt_error());
@@ -719,7 +757,16 @@ int main(int argc, char **argv) {
             r.resumed_records ? ", resuming" : "");
     double t0 = wall_time(), last_progress = t0;
     int fatal = 0;
-    for (;;) {
+    BatchStats bs = {0};
+    if (o.batch) {
+        BatchConfig bc = {.base_url = base, .api_key = key, .output = o.output, .max_requests = o.batch_max_requests,
+                          .max_bytes = 200ll << 20, .max_retries = o.max_retries, .poll_s = o.batch_poll_s,
+                          .max_poll_s = o.batch_max_poll_s, .backoff_s = o.backoff_s, .max_backoff_s = o.max_backoff_s,
+                          .timeout_s = o.timeout_s, .ctx = &r, .next = batch_next, .body = batch_body,
+                          .on_response = on_response, .on_failure = on_failure, .on_abandon = on_abandon};
+        fatal = batch_run(&bc, &interrupted, &bs) != 0 || r.write_failed;
+    }
+    for (; !o.batch;) {
         int budget_left = o.max_tokens <= 0 || r.resumed_tokens + r.generated_tokens < o.max_tokens;
         WorkItem it;
         while (!interrupted && !r.write_failed && budget_left && http_pool_room(pool) > 0 && next_item(&r, &it)) {
@@ -753,19 +800,14 @@ int main(int argc, char **argv) {
     if (o.max_tokens > 0 && r.resumed_tokens + r.generated_tokens >= o.max_tokens)
         fprintf(stderr, "entigraph: token budget of %lld reached\n", o.max_tokens);
     summary(&r, pool, wall_time() - t0);
+    if (o.batch)
+        fprintf(stderr, "  Batch API: %ld batches created, %ld calls; %ld items written, %ld sent again, %ld failed\n",
+                bs.batches_created, bs.api_calls, bs.written, bs.retried, bs.failed);
 
     http_pool_free(pool);
     journal_close(&r.out);
     journal_close(&r.failed);
-    for (int d = 0; d < r.corpus.n_docs; d++) plan_free(&r.plans[d]);
-    free(r.plans);
-    free(r.ids);
-    sched_free(&r.sched);
-    strset_free(&r.done);
-    prompt_free(&r.entities_prompt), prompt_free(&r.pair_prompt), prompt_free(&r.triple_prompt);
-    for (int i = 0; i < r.n_styles; i++) prompt_free(&r.style_prompts[i]), free(r.style_names[i]);
-    corpus_free(&r.corpus);
-    cost_free(&r.cost);
+    run_free(&r);
     free(schema);
     free(prompts_dir);
     if (fatal || r.write_failed) return 1;

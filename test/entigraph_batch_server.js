@@ -7,7 +7,8 @@
 // ENTITIES: names in every entity reply. SCRIPT (comma-separated) scripts the
 // batches by the order they are created: "ok", "expire" (ends expired, half of
 // its items done), "partial" (every third item in the error file), "fail"
-// (status failed). STATE_DIR/log.jsonl gets one line per API call.
+// (status failed, no files). STATE_DIR/log.jsonl gets one line per API call and
+// per batch created. The state lives in memory: the tests kill the client, not it.
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -135,6 +136,8 @@ const server = http.createServer((req, res) => {
             note({created: id, script: b.script, input_file_id: r.input_file_id});
             return reply(res, 200, batchJson(b));
         }
+        if (req.method === 'GET' && /^\/batches(\?.*)?$/.test(url))
+            return reply(res, 200, {object: 'list', data: [...batches.values()].reverse().map(batchJson), has_more: false});
         if (req.method === 'GET' && (m = /^\/batches\/([^/]+)$/.exec(url))) {
             const b = batches.get(m[1]);
             if (!b) return reply(res, 404, {error: {message: 'no such batch'}});
