@@ -232,7 +232,9 @@ void cost_print(const CostPlan *c, const Prices *p, FILE *f);
 typedef struct {
     const char *base_url;        // OPENAI_BASE_URL (…/v1)
     const char *api_key;
-    const char *output;          // names OUTPUT.batches.jsonl and OUTPUT.batch-NNNNNN[.keys].jsonl
+    const char *output;          // names OUTPUT.batches.jsonl and OUTPUT.batch-NNNNNN[.keys|.results].jsonl
+    const char *model;           // named in the offline runner's command line
+    int offline;                 // write request files, merge results files; no server
     int max_requests;            // lines per request file (the API allows 50,000)
     long long max_bytes;         // bytes per request file (the API allows 200 MB)
     int max_retries;             // new batches an item may go into after its first
@@ -253,7 +255,8 @@ typedef struct {
 } BatchStats;
 
 // Runs until every item is written or failed (0), interrupted (0, the batches
-// left for a rerun), or an API or write error (-1, message set).
+// left for a rerun), offline batches wait for their runner (1), or an API or
+// write error (-1, message set).
 int batch_run(const BatchConfig *cfg, volatile sig_atomic_t *interrupted, BatchStats *stats);
 
 #endif

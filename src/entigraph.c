@@ -24,7 +24,7 @@ typedef struct {
     const char *corpus, *output, *failures, *prompts, *schema_path, *styles, *summary_json;
     const char *model, *json_mode_name, *max_triples_name, *max_tokens_name;
     const char *plan_vocab, *prices_path;
-    int plan_only, plan_entities, batch, batch_max_requests;
+    int plan_only, plan_entities, batch, batch_offline, batch_max_requests;
     float batch_poll_s, batch_max_poll_s;
     float price_input, price_output;
     int rephrase, concurrency, max_retries, chunk_words, json_mode, quiet;
@@ -580,6 +580,7 @@ static void parse_args(Options *o, int argc, char **argv) {
         {"--summary-json", ARG_STRING, &o->summary_json, "write the final figures as JSON", 0, 0},
         {"--quiet", ARG_FLAG, &o->quiet, "no progress lines", 0, 0},
         {"--batch", ARG_FLAG, &o->batch, "send the work through the OpenAI Batch API (half price, within 24 h)", 0, 0},
+        {"--batch-offline", ARG_FLAG, &o->batch_offline, "--batch with request files for an offline runner (vLLM's run_batch), no server", 0, 0},
         {"--batch-max-requests", ARG_INT, &o->batch_max_requests, "requests per batch file", 1, 50000},
         {"--batch-poll", ARG_FLOAT, &o->batch_poll_s, "seconds before a batch's first poll (doubling)", 0.001, 1e6},
         {"--batch-max-poll", ARG_FLOAT, &o->batch_max_poll_s, "longest wait between polls", 0.001, 1e6},
@@ -607,6 +608,7 @@ static void parse_args(Options *o, int argc, char **argv) {
     if (o->json_mode < 0) die("--json-mode must be schema, object or off");
     o->max_tokens = strtoll(o->max_tokens_name, &end, 10);
     if (end == o->max_tokens_name || *end || o->max_tokens < 0) die("--max-tokens must be a number of tokens, 0 for none");
+    if (o->batch_offline) o->batch = 1;
     if (o->batch && o->max_tokens > 0) die("--max-tokens: not with --batch (a batch's tokens are known only when it ends)");
     o->plan.seed = (uint64_t)o->seed;
     o->plan.max_entities = o->max_entities;
@@ -738,7 +740,7 @@ int main(int argc, char **argv) {
     const char *base = getenv("OPENAI_BASE_URL");
     const char *key = getenv("OPENAI_API_KEY");
     if (!base || !base[0]) base = "https://api.openai.com/v1";
-    if (strstr(base, "api.openai.com") && (!key || !key[0])) die("OPENAI_API_KEY is not set");
+    if (!o.batch_offline && strstr(base, "api.openai.com") && (!key || !key[0])) die("OPENAI_API_KEY is not set");
     char url[4200];
     snprintf(url, sizeof url, "%.*s/chat/completions", (int)(strlen(base) - (base[strlen(base) - 1] == '/')), base);
 
@@ -753,18 +755,23 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     fprintf(stderr, "entigraph: %d documents, %s at %s, model %s, %d in flight%s\n", r.corpus.n_docs,
-            o.rephrase ? "Rephrase" : "EntiGraph", url, o.model, o.concurrency,
+            o.rephrase ? "Rephrase" : "EntiGraph", o.batch_offline ? "request files (offline)" : o.batch ? base : url, o.model,
+            o.batch ? 0 : o.concurrency,
             r.resumed_records ? ", resuming" : "");
     double t0 = wall_time(), last_progress = t0;
     int fatal = 0;
     BatchStats bs = {0};
+    int waiting = 0;   // --batch-offline: request files wait for their runner
     if (o.batch) {
-        BatchConfig bc = {.base_url = base, .api_key = key, .output = o.output, .max_requests = o.batch_max_requests,
+        BatchConfig bc = {.base_url = base, .api_key = key, .output = o.output, .model = o.model, .offline = o.batch_offline,
+                          .max_requests = o.batch_max_requests,
                           .max_bytes = 200ll << 20, .max_retries = o.max_retries, .poll_s = o.batch_poll_s,
                           .max_poll_s = o.batch_max_poll_s, .backoff_s = o.backoff_s, .max_backoff_s = o.max_backoff_s,
                           .timeout_s = o.timeout_s, .ctx = &r, .next = batch_next, .body = batch_body,
                           .on_response = on_response, .on_failure = on_failure, .on_abandon = on_abandon};
-        fatal = batch_run(&bc, &interrupted, &bs) != 0 || r.write_failed;
+        int rc = batch_run(&bc, &interrupted, &bs);
+        waiting = rc == 1;
+        fatal = rc < 0 || r.write_failed;
     }
     for (; !o.batch;) {
         int budget_left = o.max_tokens <= 0 || r.resumed_tokens + r.generated_tokens < o.max_tokens;
@@ -812,5 +819,6 @@ int main(int argc, char **argv) {
     free(prompts_dir);
     if (fatal || r.write_failed) return 1;
     if (interrupted) return 130;
+    if (waiting) return 4;
     return r.failures ? 3 : 0;   // 2 is args.h's bad flags
 }

@@ -19,10 +19,14 @@ const cache = process.env.SCPT_CACHE ||
 const r50k = require(path.join(cache, 'npm', 'node_modules', 'gpt-tokenizer', 'cjs', 'encoding', 'r50k_base.js'));
 const count = (text) => r50k.encode(text, {disallowedSpecial: new Set()}).length;
 
-const [stateDir, portFile, entitiesArg, scriptArg] = process.argv.slice(2);
+// Or, as vLLM's offline batch runner would, answer a request file into a results file:
+//   node entigraph_batch_server.js --run-batch IN OUT ENTITIES [SKIP]
+// (every SKIP-th line left out, as a runner that died part way would).
+const offlineRunner = process.argv[2] === '--run-batch';
+const [stateDir, portFile, entitiesArg, scriptArg] = process.argv.slice(offlineRunner ? 3 : 2);
 const nEntities = Number(entitiesArg);
 const script = (scriptArg || '').split(',').filter(Boolean);
-const log = fs.openSync(path.join(stateDir, 'log.jsonl'), 'a');
+const log = offlineRunner ? null : fs.openSync(path.join(stateDir, 'log.jsonl'), 'a');
 const note = (o) => fs.writeSync(log, JSON.stringify(o) + '\n');
 
 // A chat completion for a request body: the entity step (it asks for JSON) gets
@@ -104,6 +108,16 @@ function multipart(body, type) {
         if (name) parts[name] = {filename, data: chunk.slice(head + 4, chunk.length - 2)};
     }
     return parts;
+}
+
+if (offlineRunner) {
+    const skip = Number(scriptArg || 0);
+    const out = fs.readFileSync(stateDir, 'utf8').split('\n').filter(Boolean).map(JSON.parse)
+        .filter((r, i) => !skip || i % skip !== skip - 1)
+        .map((r, i) => JSON.stringify({id: `vllm-${i}`, custom_id: r.custom_id,
+                                       response: {status_code: 200, request_id: `vllm-batch-${i}`, body: chat(r.body)}, error: null}) + '\n');
+    fs.writeFileSync(portFile, out.join(''));
+    process.exit(0);
 }
 
 const server = http.createServer((req, res) => {

@@ -14,7 +14,7 @@ entigraph=$bin/entigraph
 command -v node >/dev/null || skip_all "node is not installed (scripts/setup installs it)"
 scratch test_entigraph_batch
 server_pid=
-trap '[ -n "$server_pid" ] && kill $server_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[ -n "$server_pid" ] && kill $server_pid 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$tmp"' EXIT
 # start_server SCRIPT: a fresh server whose batches, by creation order, follow SCRIPT
 start_server() {
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
@@ -83,4 +83,23 @@ $entigraph "${common[@]}" --batch --retries 1 --output "$tmp/f.jsonl" 2>"$tmp/f.
 check "failed batches: exit 3" [ $? = 3 ]
 check "  ... every entity step failed once, nothing written" \
     [ "$(keys "$tmp/f.jsonl.failures.jsonl" | wc -l) $(keys "$tmp/f.jsonl" | wc -l)" = "6 0" ]
+# 6. offline: request files for vLLM's run_batch (imitated here), results merged on the rerun
+unset OPENAI_BASE_URL OPENAI_API_KEY
+$entigraph "${common[@]}" --batch-offline --output "$tmp/o.jsonl" 2>"$tmp/o.err"
+check "offline: exit 4 while request files wait for the runner" [ $? = 4 ]
+check "  ... printing vLLM's command" grep -q "python -m vllm.entrypoints.openai.run_batch -i $tmp/o.jsonl.batch-000001.jsonl -o $tmp/o.jsonl.batch-000001.results.jsonl --model scripted" "$tmp/o.err"
+for round in 1 2 3 4 5 6; do
+    for f in "$tmp"/o.jsonl.batch-*[0-9].jsonl; do
+        res=${f%.jsonl}.results.jsonl
+        # the first runner leaves every fourth line out: those go into a new request file
+        [ -e "$res" ] || node test/entigraph_batch_server.js --run-batch "$f" "$res" 3 $([ "$f" = "$tmp/o.jsonl.batch-000001.jsonl" ] && echo 4)
+    done
+    $entigraph "${common[@]}" --batch-offline --output "$tmp/o.jsonl" 2>>"$tmp/o.err"
+    rc=$?
+    [ $rc = 4 ] || break
+done
+check "offline: the reruns end with exit 0" [ $rc = 0 ]
+: >"$tmp/log.jsonl"   # no server: no batch was created
+exactly_once "offline" "$tmp/o.jsonl"
+check "  ... the same records as the live path" cmp -s <(keys "$tmp/o.jsonl") "$tmp/live.keys"
 finish

@@ -12,6 +12,11 @@
 // picks its batches up where they were: a file uploaded but not yet made a batch
 // is looked for among the server's batches before one is created, and a batch
 // created is only ever polled again, never submitted twice.
+//
+// --batch-offline stops after writing the request files: a batch runner such as
+// vLLM's (python -m vllm.entrypoints.openai.run_batch) answers each into
+// OUTPUT.batch-NNNNNN.results.jsonl in the same output format, and a rerun
+// merges those.
 #define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -406,19 +411,46 @@ static int merge_line(Batcher *b, Batch *bt, const char *line, size_t len, char 
     return 0;
 }
 
-static int merge_file(Batcher *b, Batch *bt, const char *file_id, char *got) {
-    char path[512];
-    snprintf(path, sizeof path, "/files/%s/content", file_id);
-    Body body = {0};
-    if (api_call(b, path, NULL, NULL, &body) != 0) return -1;
+// the lines of an output or error file's text
+static int merge_text(Batcher *b, Batch *bt, char *text, char *got) {
     int rc = 0;
-    for (char *p = body.data; p && *p && rc == 0;) {
+    for (char *p = text; p && *p && rc == 0;) {
         char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
         if (n) rc = merge_line(b, bt, p, n, got);
         p = nl ? nl + 1 : p + n;
     }
+    return rc;
+}
+
+static int merge_file(Batcher *b, Batch *bt, const char *file_id, char *got) {
+    char path[512];
+    snprintf(path, sizeof path, "/files/%s/content", file_id);
+    Body body = {0};
+    if (api_call(b, path, NULL, NULL, &body) != 0) return -1;
+    int rc = merge_text(b, bt, body.data, got);
     free(body.data);
+    return rc;
+}
+
+// After its result lines are merged (got[i] for each line seen): the lines the
+// batch never answered (an expired or failed batch) are tried again, and the
+// batch is recorded done.
+static int finish_batch(Batcher *b, Batch *bt, const char *status, char *got) {
+    int rc = 0;
+    test_kill(b, "download");
+    for (int i = 0; i < bt->n && rc == 0; i++) {
+        if (got[i]) continue;
+        char line[400];
+        snprintf(line, sizeof line, "{\"custom_id\":\"b%d-%d\",\"error\":{\"message\":\"no result: the batch ended %s\"}}",
+                 bt->no, i, status);
+        rc = merge_line(b, bt, line, strlen(line), got);
+    }
+    if (rc == 0) {
+        log_event(b, bt, "done", "status", status);
+        bt->state = 3;
+        fprintf(stderr, "entigraph: batch %d %s\n", bt->no, status);
+    }
     return rc;
 }
 
@@ -447,24 +479,38 @@ static int poll(Batcher *b, Batch *bt) {
         if (cJSON_IsString(out)) rc = merge_file(b, bt, out->valuestring, got);
         if (rc == 0 && cJSON_IsString(err)) rc = merge_file(b, bt, err->valuestring, got);
         cJSON_Delete(root);
-        if (rc == 0) test_kill(b, "download");
-        // lines the batch never answered (an expired or failed batch): tried again
-        for (int i = 0; i < bt->n && rc == 0; i++) {
-            if (got[i]) continue;
-            char line[400];
-            snprintf(line, sizeof line, "{\"custom_id\":\"b%d-%d\",\"error\":{\"message\":\"no result: the batch ended %s\"}}",
-                     bt->no, i, status);
-            rc = merge_line(b, bt, line, strlen(line), got);
-        }
+        if (rc == 0) rc = finish_batch(b, bt, status, got);
         free(got);
-        if (rc == 0) {
-            log_event(b, bt, "done", "status", status);
-            bt->state = 3;
-            fprintf(stderr, "entigraph: batch %d %s\n", bt->no, status);
-        }
     }
     free(status);
     free(body.data);
+    return rc;
+}
+
+// --batch-offline: a prepared batch whose results file a batch runner (vLLM's
+// run_batch) has written is merged; 1 when it is still waiting for the runner.
+static int merge_offline(Batcher *b, Batch *bt) {
+    char req[4200], res[4200];
+    file_name(b, bt->no, ".jsonl", req, sizeof req);
+    file_name(b, bt->no, ".results.jsonl", res, sizeof res);
+    FILE *f = fopen(res, "rb");
+    if (!f) {
+        fprintf(stderr, "entigraph: batch %d waits for its results: python -m vllm.entrypoints.openai.run_batch -i %s -o %s --model %s\n",
+                bt->no, req, res, b->cfg->model);
+        return 1;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    char *text = xmalloc((size_t)n + 1);
+    if (read_exact(f, text, (size_t)n, res) != 0) die("%s", scpt_error());
+    text[n] = '\0';
+    fclose(f);
+    char *got = xcalloc((size_t)bt->n + 1, 1);
+    int rc = merge_text(b, bt, text, got);
+    if (rc == 0) rc = finish_batch(b, bt, "completed", got);
+    free(got);
+    free(text);
     return rc;
 }
 
@@ -521,17 +567,30 @@ int batch_run(const BatchConfig *cfg, volatile sig_atomic_t *interrupted, BatchS
             }
         }
         if (b.n_retry) make_batches(&b);
-        int open = 0;
+        int open = 0, waiting = 0, merged = 0;
         double due = 1e300;
         for (int i = 0; i < b.n_batches && rc == 0; i++) {
             Batch *bt = &b.batches[i];
+            if (cfg->offline && bt->state == 0) {
+                int w = merge_offline(&b, bt);
+                if (w < 0) rc = -1;
+                waiting += w > 0;
+                merged += w == 0;
+                continue;
+            }
             if (bt->state < 2) rc = submit(&b, bt);
             if (rc == 0 && bt->state == 2) {
                 open++;
                 if (bt->next_poll < due) due = bt->next_poll;
             }
         }
-        if (rc != 0 || !open) break;
+        if (rc != 0) break;
+        if (merged) continue;   // results in: their follow-up items (and retries) go out next
+        if (waiting && !open) {
+            rc = 1;   // the rest is up to the batch runner
+            break;
+        }
+        if (!open) break;
         double now = wall_time();
         if (due > now) usleep((useconds_t)((due - now) * 1e6));
         for (int i = 0; i < b.n_batches && rc == 0 && !*interrupted; i++)
