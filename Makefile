@@ -48,13 +48,13 @@ TEST_HELPERS := make_shards
 $(B)/test/make_shards: $(call objs,$(UTIL_PART) $(DATA_PART))
 
 # ---- tokenizer (issue #3): BPE library, the `tokenize` shard writer, demo data ----
-TOKENIZER_PART := tokenizer/vocab tokenizer/tokenizer tokenizer/tokenizer_tiktoken tokenizer/tokenizer_hf tokenizer/bpe data/tokenize_input data/decompress data/input_files
+TOKENIZER_PART := tokenizer/vocab tokenizer/tokenizer tokenizer/tokenizer_tiktoken tokenizer/tokenizer_hf tokenizer/bpe data/tokenize_input data/decompress data/input_files data/dedup
 TOKENIZER_LIBS := -lpcre2-8 -lcjson -lpthread -lz -lzstd
 PROGRAMS += tokenize
 tokenize_objs  = $(call objs,tokenize $(TOKENIZER_PART) $(DATA_PART) $(UTIL_PART))
 tokenize_libs := $(TOKENIZER_LIBS)
-TOKENIZER_TESTS := test_tokenizer test_tokenizer_ref test_tokenize
-TESTS += $(TOKENIZER_TESTS) test/test_tokenize_compressed.sh
+TOKENIZER_TESTS := test_tokenizer test_tokenizer_ref test_tokenize test_dedup
+TESTS += $(TOKENIZER_TESTS) test/test_tokenize_compressed.sh test/test_tokenize_dedup.sh
 $(addprefix $(B)/test/,$(TOKENIZER_TESTS)): $(call objs,$(TOKENIZER_PART) $(DATA_PART) $(UTIL_PART))
 $(addprefix $(B)/test/,$(TOKENIZER_TESTS)): test_libs := $(TOKENIZER_LIBS)
 $(B)/dev/bench_tokenizer: dev/bench_tokenizer.c $(call objs,$(TOKENIZER_PART) $(UTIL_PART))
