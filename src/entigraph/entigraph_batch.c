@@ -493,19 +493,13 @@ static int merge_offline(Batcher *b, Batch *bt) {
     char req[4200], res[4200];
     file_name(b, bt->no, ".jsonl", req, sizeof req);
     file_name(b, bt->no, ".results.jsonl", res, sizeof res);
-    FILE *f = fopen(res, "rb");
-    if (!f) {
+    if (access(res, F_OK) != 0) {
         fprintf(stderr, "entigraph: batch %d waits for its results: python -m vllm.entrypoints.openai.run_batch -i %s -o %s --model %s\n",
                 bt->no, req, res, b->cfg->model);
         return 1;
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *text = xmalloc((size_t)n + 1);
-    if (read_exact(f, text, (size_t)n, res) != 0) die("%s", scpt_error());
-    text[n] = '\0';
-    fclose(f);
+    char *text = read_whole_file(res, NULL);
+    if (!text) return -1;
     char *got = xcalloc((size_t)bt->n + 1, 1);
     int rc = merge_text(b, bt, text, got);
     if (rc == 0) rc = finish_batch(b, bt, "completed", got);

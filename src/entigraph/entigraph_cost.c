@@ -27,15 +27,8 @@ static double price_field(const cJSON *o, const char *k, const char *path, const
 }
 
 void prices_load(Prices *p, const char *path, const char *model) {
-    FILE *f = fopen(path, "rb");
-    if (!f) die("--prices: %s: cannot open", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *text = xmalloc((size_t)n + 1);
-    if (read_exact(f, text, (size_t)n, path) != 0) die("%s", scpt_error());
-    text[n] = '\0';
-    fclose(f);
+    char *text = read_whole_file(path, NULL);
+    if (!text) die("--prices: %s", scpt_error());
     cJSON *root = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(root)) die("%s: not a JSON object of models", path);
