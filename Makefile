@@ -52,13 +52,13 @@ TEST_HELPERS := make_shards
 $(B)/test/make_shards: $(call objs,$(UTIL_PART) $(DATA_PART))
 
 # ---- tokenizer (issue #3): BPE library, the `tokenize` shard writer, demo data ----
-TOKENIZER_PART := tokenizer/vocab tokenizer/tokenizer tokenizer/tokenizer_tiktoken tokenizer/tokenizer_hf tokenizer/bpe data/tokenize_input
-TOKENIZER_LIBS := -lpcre2-8 -lcjson -lpthread
+TOKENIZER_PART := tokenizer/vocab tokenizer/tokenizer tokenizer/tokenizer_tiktoken tokenizer/tokenizer_hf tokenizer/bpe data/tokenize_input data/decompress data/input_files data/dedup
+TOKENIZER_LIBS := -lpcre2-8 -lcjson -lpthread -lz -lzstd
 PROGRAMS += tokenize
 tokenize_objs  = $(call objs,tokenize $(TOKENIZER_PART) $(DATA_PART) $(UTIL_PART))
 tokenize_libs := $(TOKENIZER_LIBS)
-TOKENIZER_TESTS := test_tokenizer test_tokenizer_ref test_tokenize
-TESTS += $(TOKENIZER_TESTS)
+TOKENIZER_TESTS := test_tokenizer test_tokenizer_ref test_tokenize test_dedup
+TESTS += $(TOKENIZER_TESTS) test/test_tokenize_compressed.sh test/test_tokenize_dedup.sh
 $(addprefix $(B)/test/,$(TOKENIZER_TESTS)): $(call objs,$(TOKENIZER_PART) $(DATA_PART) $(UTIL_PART))
 $(addprefix $(B)/test/,$(TOKENIZER_TESTS)): test_libs := $(TOKENIZER_LIBS)
 $(B)/dev/bench_tokenizer: dev/bench_tokenizer.c $(call objs,$(TOKENIZER_PART) $(UTIL_PART))
@@ -112,15 +112,15 @@ fuzz-safetensors fuzz-gguf: fuzz-%: $(B)/fuzz/%
 # ---- EntiGraph client and corpus reader (issue #4) ------------------------------
 CORPUS_PART    := data/corpus
 GGUF_PART      := weights/gguf
-ENTIGRAPH_PART := $(addprefix entigraph/,entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api)
-ENTIGRAPH_LIBS := -lcurl -lcjson
+ENTIGRAPH_PART := $(addprefix entigraph/,entigraph_prompts entigraph_plan entigraph_journal entigraph_http entigraph_api entigraph_cost entigraph_batch)
+ENTIGRAPH_LIBS := -lcurl $(TOKENIZER_LIBS)
 PROGRAMS += entigraph
-entigraph_objs  = $(call objs,entigraph $(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
+entigraph_objs  = $(call objs,entigraph $(ENTIGRAPH_PART) $(TOKENIZER_PART) $(CORPUS_PART) $(UTIL_PART))
 entigraph_libs := $(ENTIGRAPH_LIBS)
-TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh
+TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh test/test_entigraph_plan.sh test/test_entigraph_batch.sh
 $(B)/test/test_corpus: $(call objs,$(CORPUS_PART) $(UTIL_PART))
 $(B)/test/test_corpus: test_libs := -lcjson
-$(B)/test/test_entigraph: $(call objs,$(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
+$(B)/test/test_entigraph: $(call objs,$(ENTIGRAPH_PART) $(TOKENIZER_PART) $(CORPUS_PART) $(UTIL_PART))
 $(B)/test/test_entigraph: test_libs := $(ENTIGRAPH_LIBS)
 # the random-weight GGUF maker that test/test_entigraph_llama.sh runs (the fault test's
 # scripted server is test/entigraph_fault_server.js)

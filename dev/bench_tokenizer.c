@@ -2,10 +2,15 @@
 // record's "text"): MB/s on one thread and on N threads, best of a few passes.
 //   build/dev/bench_tokenizer VOCAB CORPUS.jsonl [THREADS]
 // Prints one JSON line: {"vocab":..., "bytes":..., "tokens":..., "mbps_1":..., "mbps_n":..., "threads":N}
+//   build/dev/bench_tokenizer --read FILE
+// Reading alone (plain, .gz or .zst): decoded MB/s of the byte stream, and of the
+// JSONL documents read from it, best of a few passes:
+//   {"codec":..., "bytes":..., "decode_mbps":..., "docs_mbps":...}
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "../src/data/decompress.h"
 #include "tokenize_input.h"
 #include "tokenizer.h"
 #include "util.h"
@@ -56,7 +61,51 @@ static double timed(const Tokenizer *t, ByteBuf *docs, int n, int threads, size_
     return best;
 }
 
+// decoded bytes of the file, through the stream alone or through the JSONL reader
+static size_t read_all(const char *path, int docs, const char **codec) {
+    size_t bytes = 0;
+    if (docs) {
+        DocReader r;
+        ByteBuf doc = {0};
+        int starts, rc;
+        if (doc_reader_open(&r, path, DOCS_JSONL, "text") != 0) die("%s", scpt_error());
+        while ((rc = doc_reader_next(&r, &doc, &starts)) == 1) bytes += doc.len;
+        if (rc < 0) die("%s", scpt_error());
+        doc_reader_close(&r);
+        byte_buf_free(&doc);
+        return bytes;
+    }
+    InStream *s = in_stream_open(path);
+    if (!s) die("%s", scpt_error());
+    char *buf = xmalloc(1 << 20);
+    long got;
+    while ((got = in_stream_read(s, buf, 1 << 20)) > 0) bytes += got;
+    if (got < 0) die("%s", scpt_error());
+    *codec = in_stream_codec(s);
+    free(buf);
+    in_stream_close(s);
+    return bytes;
+}
+
+static int bench_read(const char *path) {
+    const char *codec = "";
+    double best[2] = {1e30, 1e30};
+    size_t bytes = 0;
+    for (int docs = 0; docs < 2; docs++)
+        for (int pass = 0; pass < PASSES; pass++) {
+            double t0 = wall_time();
+            size_t n = read_all(path, docs, &codec);
+            double dt = wall_time() - t0;
+            if (!docs) bytes = n;
+            if (dt < best[docs]) best[docs] = dt;
+        }
+    printf("{\"codec\": \"%s\", \"bytes\": %zu, \"decode_mbps\": %.1f, \"docs_mbps\": %.1f}\n", codec, bytes,
+           bytes / best[0] / 1e6, bytes / best[1] / 1e6);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--read") == 0) return bench_read(argv[2]);
     if (argc < 3) die("usage: bench_tokenizer VOCAB CORPUS.jsonl [THREADS]");
     int threads = argc > 3 ? atoi(argv[3]) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     double t0 = wall_time();

@@ -4,14 +4,19 @@
 //   entigraph_journal.c  the output JSONL: append + fsync, resume, torn tails
 //   entigraph_http.c     N requests in flight on libcurl multi, retries, backoff
 //   entigraph_api.c      OpenAI chat-completions requests and responses
+//   entigraph_cost.c     the cost plan: requests, tokens and dollars before and during a run
+//   entigraph_batch.c    the same work through the OpenAI Batch API (files, batches, journal)
 //   src/entigraph.c      the command line, the run loop, progress and summary
 #ifndef SCPT_ENTIGRAPH_H
 #define SCPT_ENTIGRAPH_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "corpus.h"
+#include "tokenizer.h"
 
 // ---- prompts ------------------------------------------------------------------------
 // A prompt file has a "@system" section and a "@user" section (each begun by that
@@ -112,6 +117,8 @@ typedef struct {
 } Journal;
 
 int journal_open(Journal *j, const char *path, RecordFn on_record, void *ctx);
+// Reads the complete records of an output without opening it for writing (--plan).
+int journal_scan(const char *path, RecordFn on_record, void *ctx);
 int journal_append(Journal *j, const char *line, size_t len);   // line ends in '\n'
 int journal_sync(Journal *j);
 void journal_close(Journal *j);
@@ -186,5 +193,71 @@ int api_parse_chat(const char *body, size_t len, ChatResult *r, char *reason, si
 int api_parse_entities(const char *content, char **summary, char ***entities, int *n, char *reason,
                        size_t cap);
 void chat_result_free(ChatResult *r);
+
+// ---- the cost plan ----------------------------------------------------------------------
+// US dollars per million tokens; -1 where not given.
+typedef struct {
+    double input, output, batch_input, batch_output;
+} Prices;
+// Fills the prices not yet set from a JSON file {"MODEL": {"input": $, "output": $,
+// "batch_input": $, "batch_output": $}} (the batch prices optional); dies naming
+// the file on a bad one.
+void prices_load(Prices *p, const char *path, const char *model);
+void prices_finish(Prices *p);   // batch prices default to half the live ones
+// dollars for the tokens, -1 when the prices are not known
+double prices_cost(const Prices *p, int batch, double prompt_tokens, double completion_tokens);
+
+typedef struct {
+    Tokenizer *tok;
+    TokenIds ids;
+    int max_completion;
+    long requests[4];             // per ItemKind: requests still to send
+    double prompt[4];             // their prompt tokens
+    long seen[4];                 // records already in the output
+    long long seen_completion[4]; // and the completion tokens they got
+} CostPlan;
+
+void cost_init(CostPlan *c, const char *vocab, int max_completion_tokens);   // dies on a bad vocabulary
+void cost_free(CostPlan *c);
+long cost_count(CostPlan *c, const char *text);                  // tokens of the text
+void cost_seen(CostPlan *c, ItemKind kind, long completion_tokens);   // a record of an earlier run
+// a request to come: its messages plus extra_tokens counted apart (a document
+// counted once and shared by its requests), with the chat framing
+void cost_add(CostPlan *c, ItemKind kind, const char *system, const char *user, long extra_tokens);
+// completion tokens expected per request: the mean seen, else the maximum
+double cost_expected_completion(const CostPlan *c, ItemKind kind);
+void cost_totals(const CostPlan *c, double *requests, double *prompt, double *completion, double *completion_max);
+void cost_print(const CostPlan *c, const Prices *p, FILE *f);
+
+// ---- the Batch API ----------------------------------------------------------------------
+typedef struct {
+    const char *base_url;        // OPENAI_BASE_URL (…/v1)
+    const char *api_key;
+    const char *output;          // names OUTPUT.batches.jsonl and OUTPUT.batch-NNNNNN[.keys|.results].jsonl
+    const char *model;           // named in the offline runner's command line
+    int offline;                 // write request files, merge results files; no server
+    int max_requests;            // lines per request file (the API allows 50,000)
+    long long max_bytes;         // bytes per request file (the API allows 200 MB)
+    int max_retries;             // new batches an item may go into after its first
+    double poll_s, max_poll_s;   // first poll delay, doubling up to this
+    double backoff_s, max_backoff_s, timeout_s;   // a failed API call
+    void *ctx;
+    // the next item to send: a user (as the live path's) and its resume key
+    // (malloc'd); 0 when there is none now
+    int (*next)(void *ctx, void **user, char **key);
+    char *(*body)(void *ctx, void *user, size_t *len);   // its chat request body (malloc'd)
+    Verdict (*on_response)(void *ctx, void *user, const char *body, size_t len, char *reason, size_t cap);
+    void (*on_failure)(void *ctx, void *user, const char *reason, int attempts);
+    void (*on_abandon)(void *ctx, void *user);
+} BatchConfig;
+
+typedef struct {
+    long api_calls, batches_created, written, failed, retried;
+} BatchStats;
+
+// Runs until every item is written or failed (0), interrupted (0, the batches
+// left for a rerun), offline batches wait for their runner (1), or an API or
+// write error (-1, message set).
+int batch_run(const BatchConfig *cfg, volatile sig_atomic_t *interrupted, BatchStats *stats);
 
 #endif

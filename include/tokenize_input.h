@@ -23,20 +23,28 @@ typedef enum {
 
 typedef struct {
     char *path;
-    FILE *f;
+    struct InStream *in;  // the file's bytes, decompressed (src/data/decompress.h)
     DocMode mode;
     const char *field;
     char *buf;            // read buffer: unconsumed bytes are buf[start, end)
     size_t cap, start, end;
     int eof;
     int64_t line_no;      // of the last line handed out (for messages)
-    uint64_t bytes_read;
+    uint64_t bytes_read;  // of the file itself (compressed bytes for .gz/.zst)
     int in_file_doc;      // DOCS_FILE: the document has started
 } DocReader;
 
-// "-" reads standard input. -1 with scpt_error() naming the file.
+// "-" reads standard input; gzip and zstd files are decompressed. -1 with scpt_error() naming the file.
 int doc_reader_open(DocReader *r, const char *path, DocMode mode, const char *field);
 void doc_reader_close(DocReader *r);
+
+// The inputs named on a command line: a folder stands for the files under it
+// (recursively, sorted by name) whose names end .jsonl or .txt, each plain or
+// with .gz or .zst after; other files there are counted in *skipped. Other
+// names pass as they are. 0, or -1 with scpt_error() (a folder with no inputs).
+int input_files_expand(char *const *args, int n_args, char ***paths, int *n_paths, int *skipped);
+// 1 when the name ends .jsonl, .jsonl.gz or .jsonl.zst.
+int input_name_is_jsonl(const char *path);
 
 // Replaces `out` with the next document, or, in DOCS_FILE mode, the next block of
 // the file's one document (*starts_doc is 1 for its first block only). Empty

@@ -34,6 +34,9 @@ void atomic_abort(AtomicFile *af);   // closes and removes the temporary
 // fread that fails with "<path>: truncated ..." instead of returning short.
 int read_exact(FILE *f, void *buf, size_t bytes, const char *path);
 int write_all(FILE *f, const void *buf, size_t bytes, const char *path);
+// A whole file, NUL-terminated (malloc'd; its length in *size when not NULL);
+// NULL with the error set.
+char *read_whole_file(const char *path, size_t *size);
 
 // Expands a shell glob (or a comma-separated list of globs) into sorted paths.
 // Returns the count (0 when nothing matched); *paths is a malloc'd array.

@@ -23,6 +23,10 @@
 typedef struct {
     const char *corpus, *output, *failures, *prompts, *schema_path, *styles, *summary_json;
     const char *model, *json_mode_name, *max_triples_name, *max_tokens_name;
+    const char *plan_vocab, *prices_path;
+    int plan_only, plan_entities, batch, batch_offline, batch_max_requests;
+    float batch_poll_s, batch_max_poll_s;
+    float price_input, price_output;
     int rephrase, concurrency, max_retries, chunk_words, json_mode, quiet;
     int max_completion_tokens, seed, max_entities, max_pairs;
     long long max_tokens;
@@ -60,6 +64,9 @@ typedef struct {
     long long resumed_tokens, generated_tokens, paid_prompt_tokens, paid_completion_tokens;
     double server_prompt_ms, server_predicted_ms;
     int write_failed;
+    CostPlan cost;           // what is left to send, and what earlier runs got
+    Prices prices;
+    double planned_usd;      // the plan's live cost at the start (-1: no prices)
 } Run;
 
 static volatile sig_atomic_t interrupted;
@@ -139,6 +146,9 @@ static void on_old_record(void *ctx, const char *line, size_t len, long lineno) 
         const cJSON *usage = cJSON_GetObjectItemCaseSensitive(rec, "usage");
         const cJSON *ct = cJSON_GetObjectItemCaseSensitive(usage, "completion_tokens");
         if (cJSON_IsNumber(ct)) r->resumed_tokens += (long long)ct->valuedouble;
+        for (int k = 0; k < 4; k++)
+            if (!strcmp(str_field(rec, "kind"), item_kind_names[k]))
+                cost_seen(&r->cost, (ItemKind)k, cJSON_IsNumber(ct) ? (long)ct->valuedouble : 0);
         int d = doc_index(r, str_field(rec, "doc_id"));
         const cJSON *ents = cJSON_GetObjectItemCaseSensitive(rec, "entities");
         if (!strcmp(str_field(rec, "kind"), "entities") && d >= 0 && r->plans[d].entities_state == 0) {
@@ -280,11 +290,14 @@ static void on_abandon(void *ctx, void *user) { pending_free(user); }
 
 // ---- building requests --------------------------------------------------------------------
 
-static char *request_for(Run *r, const WorkItem *it, size_t *len) {
+// The item's system and user messages (malloc'd); `names` overrides the
+// document's entity list, and `text` the document (the cost plan counts it apart).
+static const Prompt *fill_prompts(Run *r, const WorkItem *it, char *const *names_of_ents, const char *text,
+                                  char **system, char **user) {
     const Document *d = &r->corpus.docs[it->doc];
     const DocPlan *dp = &r->plans[it->doc];
     const char *names[8] = {"title", "author", "year", "document"};
-    const char *values[8] = {d->title, d->author, d->year, d->text};
+    const char *values[8] = {d->title, d->author, d->year, text ? text : d->text};
     int n = 4;
     const Prompt *p = &r->entities_prompt;
     if (it->kind == KIND_PAIR || it->kind == KIND_TRIPLE) {
@@ -292,15 +305,21 @@ static char *request_for(Run *r, const WorkItem *it, size_t *len) {
         p = it->kind == KIND_PAIR ? &r->pair_prompt : &r->triple_prompt;
         for (int k = 0; k < (it->kind == KIND_PAIR ? 2 : 3); k++) {
             names[n] = ent_names[k];
-            values[n++] = dp->entities[it->ent[k]];
+            values[n++] = (names_of_ents ? names_of_ents : dp->entities)[it->ent[k]];
         }
     } else if (it->kind == KIND_REPHRASE) {
         p = &r->style_prompts[it->style];
         names[n] = "chunk";
         values[n++] = dp->chunks[it->chunk];
     }
-    char *system = prompt_fill(p->system, names, values, n);
-    char *user = prompt_fill(p->user, names, values, n);
+    *system = prompt_fill(p->system, names, values, n);
+    *user = prompt_fill(p->user, names, values, n);
+    return p;
+}
+
+static char *request_for(Run *r, const WorkItem *it, size_t *len) {
+    char *system, *user;
+    fill_prompts(r, it, NULL, NULL, &system, &user);
     char *body = api_chat_request(&r->o->api, system, user, it->kind == KIND_ENTITIES, len);
     free(system);
     free(user);
@@ -330,6 +349,88 @@ static int next_item(Run *r, WorkItem *out) {
         }
         r->skipped++;
     }
+}
+
+// ---- the Batch API path: the same items and callbacks (src/entigraph/entigraph_batch.c) ----------
+
+static int batch_next(void *ctx, void **user, char **key) {
+    Run *r = ctx;
+    WorkItem it;
+    if (r->write_failed || !next_item(r, &it)) return 0;
+    Pending *pd = xmalloc(sizeof *pd);
+    pd->item = it;
+    pd->key = item_key(&r->corpus, r->plans, &it, (const char *const *)r->style_names);
+    *user = pd;
+    *key = xstrdup(pd->key);
+    return 1;
+}
+
+static char *batch_body(void *ctx, void *user, size_t *len) { return request_for(ctx, &((Pending *)user)->item, len); }
+
+// ---- the cost plan ---------------------------------------------------------------------------
+
+static int count_of(const char *s, const char *what) {
+    int n = 0;
+    for (const char *p = s ? strstr(s, what) : NULL; p; p = strstr(p + 1, what)) n++;
+    return n;
+}
+
+// one request to come, its document's tokens counted once per document
+static void plan_item(Run *r, const WorkItem *it, char *const *names, long doc_tokens) {
+    char *system, *user;
+    const Prompt *p = fill_prompts(r, it, names, "", &system, &user);
+    int uses = count_of(p->system, "{document}") + count_of(p->user, "{document}");
+    cost_add(&r->cost, it->kind, system, user, uses * doc_tokens);
+    free(system);
+    free(user);
+}
+
+static int item_done(Run *r, const WorkItem *it) {
+    char *key = item_key(&r->corpus, r->plans, it, (const char *const *)r->style_names);
+    int done = strset_has(&r->done, key);
+    free(key);
+    return done;
+}
+
+// Every request still to send: known items exactly; for a document whose entities
+// are not known yet, its pairs and triples as if it had --plan-entities names (by
+// default the mean of the documents already known, else 20) of placeholder text.
+static void plan_cost(Run *r) {
+    long known = 0, names_total = 0;
+    for (int d = 0; d < r->corpus.n_docs; d++)
+        if (r->plans[d].entities_state == 2) known++, names_total += r->plans[d].n_entities;
+    int guess = r->o->plan_entities ? r->o->plan_entities : known ? (int)((names_total + known / 2) / known) : 20;
+    char **fake = xcalloc((size_t)guess + 1, sizeof *fake);
+    for (int i = 0; i < guess; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "Entity Name %d", i + 1);
+        fake[i] = xstrdup(name);
+    }
+    for (int d = 0; d < r->corpus.n_docs; d++) {
+        DocPlan *dp = &r->plans[d];
+        long doc_tokens = r->o->rephrase ? 0 : cost_count(&r->cost, r->corpus.docs[d].text);
+        if (r->o->rephrase || dp->entities_state == 2) {
+            for (int i = 0; i < dp->n_items; i++) {
+                WorkItem it = dp->items[i];
+                it.doc = d;   // the plan's items leave it to the scheduler
+                if (!item_done(r, &it)) plan_item(r, &it, NULL, doc_tokens);
+            }
+            continue;
+        }
+        WorkItem ent = {d, KIND_ENTITIES, {0, 0, 0}, 0, 0};
+        plan_item(r, &ent, NULL, doc_tokens);
+        DocPlan hypo = {0};
+        plan_entities(&hypo, r->corpus.docs[d].id, fake, guess, &r->o->plan);
+        for (int i = 0; i < hypo.n_items; i++) {
+            hypo.items[i].doc = d;
+            plan_item(r, &hypo.items[i], hypo.entities, doc_tokens);
+        }
+        plan_free(&hypo);
+    }
+    free_paths(fake, guess);
+    double req, prompt, comp, comp_max;
+    cost_totals(&r->cost, &req, &prompt, &comp, &comp_max);
+    r->planned_usd = prices_cost(&r->prices, 0, prompt, comp);
 }
 
 // ---- progress -------------------------------------------------------------------------------
@@ -373,11 +474,14 @@ static void progress(const Run *r, HttpPool *pool, double t0, int final) {
     for (int i = 0; i < 20; i++) bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
     bar[20] = '\0';
     fmt_duration(final ? 0 : eta, eta_s, sizeof eta_s);
+    char spend[96] = "";
+    double paid = prices_cost(&r->prices, 0, (double)r->paid_prompt_tokens, (double)r->paid_completion_tokens);
+    if (paid >= 0) snprintf(spend, sizeof spend, " | spent $%.2f of $%.2f planned", paid, r->planned_usd);
     fprintf(stderr, "%s[%s] %5.1f%% %ld/%.0f items | %.2f req/s | %.0f tok/s | %lld tok | in flight %d | "
-            "retries %ld | failed %ld | ETA %s%s",
+            "retries %ld | failed %ld | ETA %s%s%s",
             isatty(2) ? "\r\033[K" : "", bar, 100 * frac, done, total, st.requests / el,
             r->generated_tokens / el, r->resumed_tokens + r->generated_tokens, http_pool_active(pool),
-            st.retries, r->failures, eta_s, isatty(2) && !final ? "" : "\n");
+            st.retries, r->failures, eta_s, spend, isatty(2) && !final ? "" : "\n");
 }
 
 static void summary(const Run *r, HttpPool *pool, double elapsed) {
@@ -443,7 +547,9 @@ static void parse_args(Options *o, int argc, char **argv) {
     *o = (Options){.model = "gpt-4-turbo", .json_mode_name = "schema", .max_triples_name = "pairs", .max_tokens_name = "0",
                    .concurrency = 16, .max_retries = 6, .chunk_words = 300, .max_completion_tokens = 2048,
                    .seed = 42, .max_pairs = -1, .temperature = 1.0f, .timeout_s = 600, .connect_timeout_s = 10,
-                   .backoff_s = 1, .max_backoff_s = 60, .max_retry_after_s = 600, .progress_s = 10};
+                   .backoff_s = 1, .max_backoff_s = 60, .max_retry_after_s = 600, .progress_s = 10,
+                   .plan_vocab = "llama3", .price_input = -1, .price_output = -1,
+                   .batch_max_requests = 50000, .batch_poll_s = 10, .batch_max_poll_s = 300};
     ArgSpec specs[] = {
         {"--corpus", ARG_STRING, &o->corpus, "JSONL (id/title/text, or QuALITY) or a folder of .txt files", 0, 0},
         {"--output", ARG_STRING, &o->output, "output JSONL, appended; a rerun resumes it", 0, 0},
@@ -473,6 +579,17 @@ static void parse_args(Options *o, int argc, char **argv) {
         {"--progress-interval", ARG_FLOAT, &o->progress_s, "seconds between progress lines when stderr is not a terminal", 0, 1e6},
         {"--summary-json", ARG_STRING, &o->summary_json, "write the final figures as JSON", 0, 0},
         {"--quiet", ARG_FLAG, &o->quiet, "no progress lines", 0, 0},
+        {"--batch", ARG_FLAG, &o->batch, "send the work through the OpenAI Batch API (half price, within 24 h)", 0, 0},
+        {"--batch-offline", ARG_FLAG, &o->batch_offline, "--batch with request files for an offline runner (vLLM's run_batch), no server", 0, 0},
+        {"--batch-max-requests", ARG_INT, &o->batch_max_requests, "requests per batch file", 1, 50000},
+        {"--batch-poll", ARG_FLOAT, &o->batch_poll_s, "seconds before a batch's first poll (doubling)", 0.001, 1e6},
+        {"--batch-max-poll", ARG_FLOAT, &o->batch_max_poll_s, "longest wait between polls", 0.001, 1e6},
+        {"--plan", ARG_FLAG, &o->plan_only, "print the requests, tokens and cost still to spend, send nothing", 0, 0},
+        {"--plan-vocab", ARG_STRING, &o->plan_vocab, "tokenizer counting prompt tokens: gpt2, llama3 or a file (default: llama3, cl100k's superset)", 0, 0},
+        {"--plan-entities", ARG_INT, &o->plan_entities, "entities assumed for documents not yet seen (0: the mean of those seen, else 20)", 0, 1 << 20},
+        {"--price-input", ARG_FLOAT, &o->price_input, "US dollars per million prompt tokens (-1: from --prices)", -1, 1e6},
+        {"--price-output", ARG_FLOAT, &o->price_output, "US dollars per million completion tokens (-1: from --prices)", -1, 1e6},
+        {"--prices", ARG_STRING, &o->prices_path, "JSON prices file: {\"MODEL\": {\"input\": $, \"output\": $}} per million tokens", 0, 0},
     };
     args_parse(argc, argv, specs, sizeof specs / sizeof specs[0],
                "usage: entigraph --corpus PATH --output OUT.jsonl [options]\n\n"
@@ -491,6 +608,8 @@ static void parse_args(Options *o, int argc, char **argv) {
     if (o->json_mode < 0) die("--json-mode must be schema, object or off");
     o->max_tokens = strtoll(o->max_tokens_name, &end, 10);
     if (end == o->max_tokens_name || *end || o->max_tokens < 0) die("--max-tokens must be a number of tokens, 0 for none");
+    if (o->batch_offline) o->batch = 1;
+    if (o->batch && o->max_tokens > 0) die("--max-tokens: not with --batch (a batch's tokens are known only when it ends)");
     o->plan.seed = (uint64_t)o->seed;
     o->plan.max_entities = o->max_entities;
     o->plan.max_pairs = o->max_pairs;
@@ -557,6 +676,18 @@ static char *read_text_file(const char *path) {
     return s;
 }
 
+static void run_free(Run *r) {
+    for (int d = 0; d < r->corpus.n_docs; d++) plan_free(&r->plans[d]);
+    free(r->plans);
+    free(r->ids);
+    sched_free(&r->sched);
+    strset_free(&r->done);
+    prompt_free(&r->entities_prompt), prompt_free(&r->pair_prompt), prompt_free(&r->triple_prompt);
+    for (int i = 0; i < r->n_styles; i++) prompt_free(&r->style_prompts[i]), free(r->style_names[i]);
+    corpus_free(&r->corpus);
+    cost_free(&r->cost);
+}
+
 int main(int argc, char **argv) {
     Options o;
     parse_args(&o, argc, argv);
@@ -574,6 +705,10 @@ int main(int argc, char **argv) {
         o.api.entity_schema = schema;
     }
     if (corpus_load(&r.corpus, o.corpus) != 0) die("%s", scpt_error());
+    if (o.plan_only || o.price_input >= 0 || o.prices_path) cost_init(&r.cost, o.plan_vocab, o.max_completion_tokens);
+    r.prices = (Prices){o.price_input, o.price_output, -1, -1};
+    if (o.prices_path) prices_load(&r.prices, o.prices_path, o.model);
+    prices_finish(&r.prices);
     r.plans = xcalloc((size_t)r.corpus.n_docs, sizeof *r.plans);
     r.ids = sorted_ids(&r.corpus);
     sched_init(&r.sched, r.plans, r.corpus.n_docs);
@@ -581,6 +716,17 @@ int main(int argc, char **argv) {
         for (int d = 0; d < r.corpus.n_docs; d++)
             plan_rephrase(&r.plans[d], r.corpus.docs[d].text, o.chunk_words, r.n_styles);
 
+    if (o.plan_only) {   // reads the output without opening it for writing
+        if (access(o.output, F_OK) == 0 && journal_scan(o.output, on_old_record, &r) != 0) die("%s", scpt_error());
+        plan_cost(&r);
+        printf("entigraph --plan: %d documents, %s, model %s; %ld records already in %s; prompt tokens counted with %s\n",
+               r.corpus.n_docs, o.rephrase ? "Rephrase" : "EntiGraph", o.model, r.resumed_records, o.output, o.plan_vocab);
+        cost_print(&r.cost, &r.prices, stdout);
+        run_free(&r);
+        free(schema);
+        free(prompts_dir);
+        return 0;
+    }
     if (journal_open(&r.out, o.output, on_old_record, &r) != 0) die("%s", scpt_error());
     if (r.out.torn_bytes) fprintf(stderr, "entigraph: %s: cut a torn last line of %ld bytes\n", o.output, r.out.torn_bytes);
     if (r.duplicate_records) fprintf(stderr, "entigraph: %s: %ld repeated records (counted once)\n", o.output, r.duplicate_records);
@@ -588,11 +734,13 @@ int main(int argc, char **argv) {
     snprintf(failures_path, sizeof failures_path, "%s.failures.jsonl", o.output);
     if (journal_open(&r.failed, o.failures ? o.failures : failures_path, NULL, NULL) != 0) die("%s", scpt_error());
     for (int d = 0; d < r.corpus.n_docs; d++) sched_add(&r.sched, d);
+    r.planned_usd = -1;
+    if (r.cost.tok && r.prices.input >= 0 && !o.quiet) plan_cost(&r);
 
     const char *base = getenv("OPENAI_BASE_URL");
     const char *key = getenv("OPENAI_API_KEY");
     if (!base || !base[0]) base = "https://api.openai.com/v1";
-    if (strstr(base, "api.openai.com") && (!key || !key[0])) die("OPENAI_API_KEY is not set");
+    if (!o.batch_offline && strstr(base, "api.openai.com") && (!key || !key[0])) die("OPENAI_API_KEY is not set");
     char url[4200];
     snprintf(url, sizeof url, "%.*s/chat/completions", (int)(strlen(base) - (base[strlen(base) - 1] == '/')), base);
 
@@ -607,11 +755,25 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     fprintf(stderr, "entigraph: %d documents, %s at %s, model %s, %d in flight%s\n", r.corpus.n_docs,
-            o.rephrase ? "Rephrase" : "EntiGraph", url, o.model, o.concurrency,
+            o.rephrase ? "Rephrase" : "EntiGraph", o.batch_offline ? "request files (offline)" : o.batch ? base : url, o.model,
+            o.batch ? 0 : o.concurrency,
             r.resumed_records ? ", resuming" : "");
     double t0 = wall_time(), last_progress = t0;
     int fatal = 0;
-    for (;;) {
+    BatchStats bs = {0};
+    int waiting = 0;   // --batch-offline: request files wait for their runner
+    if (o.batch) {
+        BatchConfig bc = {.base_url = base, .api_key = key, .output = o.output, .model = o.model, .offline = o.batch_offline,
+                          .max_requests = o.batch_max_requests,
+                          .max_bytes = 200ll << 20, .max_retries = o.max_retries, .poll_s = o.batch_poll_s,
+                          .max_poll_s = o.batch_max_poll_s, .backoff_s = o.backoff_s, .max_backoff_s = o.max_backoff_s,
+                          .timeout_s = o.timeout_s, .ctx = &r, .next = batch_next, .body = batch_body,
+                          .on_response = on_response, .on_failure = on_failure, .on_abandon = on_abandon};
+        int rc = batch_run(&bc, &interrupted, &bs);
+        waiting = rc == 1;
+        fatal = rc < 0 || r.write_failed;
+    }
+    for (; !o.batch;) {
         int budget_left = o.max_tokens <= 0 || r.resumed_tokens + r.generated_tokens < o.max_tokens;
         WorkItem it;
         while (!interrupted && !r.write_failed && budget_left && http_pool_room(pool) > 0 && next_item(&r, &it)) {
@@ -645,21 +807,18 @@ int main(int argc, char **argv) {
     if (o.max_tokens > 0 && r.resumed_tokens + r.generated_tokens >= o.max_tokens)
         fprintf(stderr, "entigraph: token budget of %lld reached\n", o.max_tokens);
     summary(&r, pool, wall_time() - t0);
+    if (o.batch)
+        fprintf(stderr, "  Batch API: %ld batches created, %ld calls; %ld items written, %ld sent again, %ld failed\n",
+                bs.batches_created, bs.api_calls, bs.written, bs.retried, bs.failed);
 
     http_pool_free(pool);
     journal_close(&r.out);
     journal_close(&r.failed);
-    for (int d = 0; d < r.corpus.n_docs; d++) plan_free(&r.plans[d]);
-    free(r.plans);
-    free(r.ids);
-    sched_free(&r.sched);
-    strset_free(&r.done);
-    prompt_free(&r.entities_prompt), prompt_free(&r.pair_prompt), prompt_free(&r.triple_prompt);
-    for (int i = 0; i < r.n_styles; i++) prompt_free(&r.style_prompts[i]), free(r.style_names[i]);
-    corpus_free(&r.corpus);
+    run_free(&r);
     free(schema);
     free(prompts_dir);
     if (fatal || r.write_failed) return 1;
     if (interrupted) return 130;
+    if (waiting) return 4;
     return r.failures ? 3 : 0;   // 2 is args.h's bad flags
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "dedup.h"
 #include "shard.h"
 #include "tokenize_input.h"
 #include "tokenizer.h"
@@ -66,6 +67,8 @@ typedef struct {
     int cur_is_val;
     ShardStream train, val;
     int64_t docs, train_docs, val_docs;
+    int64_t max_tokens;   // --max-tokens: the budget of train + val tokens (0: none)
+    int full;             // the budget is spent: nothing more is read or written
     // the document being cut into segments
     ByteBuf pending;
     int pending_starts;
@@ -139,14 +142,19 @@ static int doc_is_val(Run *r, int64_t doc) {
 static void write_batch(Run *r, Batch *b) {
     if (b->failed) die("%s", b->error);
     size_t start = 0;
-    for (size_t i = 0; i < b->n_segs; i++) {
+    for (size_t i = 0; i < b->n_segs && !r->full; i++) {
         const Segment *s = &b->segs[i];
+        size_t n = b->seg_end[i] - start;
+        if (r->max_tokens > 0) {   // the last document is cut where the budget ends
+            int64_t left = r->max_tokens - (r->train.total + r->val.total);
+            if ((int64_t)n >= left) n = (size_t)left, r->full = 1;
+        }
         if (s->starts_doc) {
             r->cur_is_val = doc_is_val(r, s->doc);
             r->docs++;
             *(r->cur_is_val ? &r->val_docs : &r->train_docs) += 1;
         }
-        stream_append(r->cur_is_val ? &r->val : &r->train, b->ids.ids + start, b->seg_end[i] - start);
+        stream_append(r->cur_is_val ? &r->val : &r->train, b->ids.ids + start, n);
         start = b->seg_end[i];
     }
 }
@@ -297,11 +305,16 @@ static void usage(void) {
             "  --val-tokens N      send the first documents, until N tokens, to validation\n"
             "  --seed N            seed of the --val-frac draw (default 0)\n"
             "  --shard-tokens N    tokens per shard (default 100000000)\n"
+            "  --max-tokens N      stop after N tokens (train and val together; the last document is cut)\n"
+            "  --dedup MODE        off (default); count: report exact and near duplicates; exact: drop exact\n"
+            "                      duplicates; near: drop both (not with whole-file documents)\n"
+            "  --dedup-threshold J near duplicate: estimated Jaccard of 5-word shingles >= J (default 0.8)\n"
             "  --threads N         encoding threads (default: all cores)\n"
             "  --special           encode special-token text (<|endoftext|> ...) as the special token\n"
             "  --bos               start every document with <|begin_of_text|> after the separator\n"
             "  --quiet             no progress line\n"
-            "INPUT '-' is standard input.\n");
+            "INPUT '-' is standard input; a folder stands for its .jsonl and .txt files (sorted, recursively);\n"
+            "gzip and zstd files (.jsonl.gz, .jsonl.zst, ...) are decompressed as they are read.\n");
     exit(2);
 }
 
@@ -315,12 +328,12 @@ static int64_t parse_int(const char *s, const char *flag, int64_t min) {
 static DocMode input_mode(const char *path, const char *format, DocMode text_mode) {
     if (strcmp(format, "jsonl") == 0) return DOCS_JSONL;
     if (strcmp(format, "text") == 0) return text_mode;
-    size_t n = strlen(path);
-    return n > 6 && strcmp(path + n - 6, ".jsonl") == 0 ? DOCS_JSONL : text_mode;
+    return input_name_is_jsonl(path) ? DOCS_JSONL : text_mode;
 }
 
 int main(int argc, char **argv) {
-    const char *vocab = "gpt2", *out = NULL, *format = "auto", *field = "text", *docs = "file";
+    const char *vocab = "gpt2", *out = NULL, *format = "auto", *field = "text", *docs = "file", *dedup_mode = "off";
+    double dedup_threshold = 0.8;
     int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), quiet = 0;
     Run r = {0};
     int64_t shard_tokens = 100000000;
@@ -328,7 +341,7 @@ int main(int argc, char **argv) {
         {"vocab", 1, 0, 'v'},   {"out", 1, 0, 'o'},        {"format", 1, 0, 'f'},       {"field", 1, 0, 'k'},
         {"docs", 1, 0, 'd'},    {"val-frac", 1, 0, 'F'},   {"val-tokens", 1, 0, 'T'},   {"seed", 1, 0, 's'},
         {"shard-tokens", 1, 0, 'S'}, {"threads", 1, 0, 'j'}, {"special", 0, 0, 'x'},    {"bos", 0, 0, 'b'},
-        {"quiet", 0, 0, 'q'},   {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+        {"max-tokens", 1, 0, 'M'}, {"dedup", 1, 0, 'D'}, {"dedup-threshold", 1, 0, 'J'}, {"quiet", 0, 0, 'q'},   {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -345,6 +358,14 @@ int main(int argc, char **argv) {
         }
         case 'T': r.val_tokens = parse_int(optarg, "--val-tokens", 0); break;
         case 's': r.seed = (uint64_t)parse_int(optarg, "--seed", 0); break;
+        case 'D': dedup_mode = optarg; break;
+        case 'J': {
+            char *end;
+            dedup_threshold = strtod(optarg, &end);
+            if (*end || !(dedup_threshold > 0 && dedup_threshold <= 1)) die("--dedup-threshold: expected a number in (0, 1], got '%s'", optarg);
+            break;
+        }
+        case 'M': r.max_tokens = parse_int(optarg, "--max-tokens", 1); break;
         case 'S': shard_tokens = parse_int(optarg, "--shard-tokens", 1); break;
         case 'j': threads = (int)parse_int(optarg, "--threads", 1); break;
         case 'x': r.special = 1; break;
@@ -360,6 +381,12 @@ int main(int argc, char **argv) {
     DocMode text_mode = strcmp(docs, "file") == 0 ? DOCS_FILE : strcmp(docs, "paragraphs") == 0 ? DOCS_PARAGRAPHS
                         : strcmp(docs, "lines") == 0 ? DOCS_LINES : (die("--docs: expected file, paragraphs or lines, got '%s'", docs), DOCS_FILE);
     if (shard_tokens > INT32_MAX) die("--shard-tokens: at most %d", INT32_MAX);
+    if (strcmp(dedup_mode, "off") && strcmp(dedup_mode, "count") && strcmp(dedup_mode, "exact") && strcmp(dedup_mode, "near"))
+        die("--dedup: expected off, count, exact or near, got '%s'", dedup_mode);
+    // near duplicates are looked for unless only exact ones are dropped
+    Dedup *dedup = strcmp(dedup_mode, "off") ? dedup_new(strcmp(dedup_mode, "exact") != 0, dedup_threshold) : NULL;
+    int dedup_drops = !strcmp(dedup_mode, "exact") || !strcmp(dedup_mode, "near");
+    int64_t dups[3] = {0};
 
     Tokenizer *tok = tokenizer_open(vocab);
     if (!tok) die("%s", scpt_error());
@@ -381,9 +408,12 @@ int main(int argc, char **argv) {
 
     Progress p = {.start = wall_time(), .tty = isatty(2), .quiet = quiet};
     p.last = p.start;
-    for (int i = optind; i < argc; i++) {
+    char **inputs;
+    int n_inputs, skipped;
+    if (input_files_expand(argv + optind, argc - optind, &inputs, &n_inputs, &skipped) != 0) die("%s", scpt_error());
+    for (int i = 0; i < n_inputs; i++) {
         struct stat st;
-        if (strcmp(argv[i], "-") != 0 && stat(argv[i], &st) == 0) p.total_bytes += st.st_size;
+        if (strcmp(inputs[i], "-") != 0 && stat(inputs[i], &st) == 0) p.total_bytes += st.st_size;
     }
 
     r.n_slots = 2 * threads + 2;
@@ -395,11 +425,17 @@ int main(int argc, char **argv) {
 
     ByteBuf doc = {0};
     uint64_t before = 0;
-    for (int i = optind; i < argc; i++) {
+    for (int i = 0; i < n_inputs && !r.full; i++) {
         DocReader in;
-        if (doc_reader_open(&in, argv[i], input_mode(argv[i], format, text_mode), field) != 0) die("%s", scpt_error());
-        int starts, rc;
-        while ((rc = doc_reader_next(&in, &doc, &starts)) == 1) {
+        if (doc_reader_open(&in, inputs[i], input_mode(inputs[i], format, text_mode), field) != 0) die("%s", scpt_error());
+        int starts, rc = 0;
+        if (dedup && in.mode == DOCS_FILE) die("--dedup: %s: documents are whole files; use JSONL, or --docs paragraphs or lines", inputs[i]);
+        while (!r.full && (rc = doc_reader_next(&in, &doc, &starts)) == 1) {
+            if (dedup) {
+                DupKind k = dedup_check(dedup, doc.data, doc.len);
+                dups[k]++;
+                if (k != DUP_NONE && dedup_drops) continue;
+            }
             feed(&r, doc.data, doc.len, starts, in.mode != DOCS_FILE);   // a file's document ends with it
             p.done_bytes = before + in.bytes_read;
             progress_show(&p, &r, 0);
@@ -425,6 +461,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "tokenize: %s (%s, vocab %d): %lld train docs, %lld tokens in %d shard%s; %lld val docs, %lld tokens in %d shard%s\n",
                 vocab, tokenizer_name(tok), tokenizer_vocab_size(tok), (long long)r.train_docs, (long long)r.train.total,
                 n_train, n_train == 1 ? "" : "s", (long long)r.val_docs, (long long)r.val.total, n_val, n_val == 1 ? "" : "s");
+        if (r.full) fprintf(stderr, "tokenize: stopped at --max-tokens %lld\n", (long long)r.max_tokens);
+        char near[80] = "";
+        if (dedup && strcmp(dedup_mode, "exact"))
+            snprintf(near, sizeof near, " and %lld near (Jaccard >= %.2f)", (long long)dups[DUP_NEAR], dedup_threshold);
+        if (dedup)
+            fprintf(stderr, "tokenize: --dedup %s: %lld exact%s duplicates of %lld documents read, %s\n", dedup_mode,
+                    (long long)dups[DUP_EXACT], near, (long long)(dups[0] + dups[1] + dups[2]),
+                    dedup_drops ? "dropped" : "counted, none dropped");
+        if (skipped) fprintf(stderr, "tokenize: skipped %d file%s in the input folders (not .jsonl or .txt)\n", skipped, skipped == 1 ? "" : "s");
         if (stale) fprintf(stderr, "tokenize: removed %d shard%s of an earlier run past the new last one\n", stale, stale == 1 ? "" : "s");
     }
     if ((r.val_frac > 0 || r.val_tokens > 0) && r.val.total == 0)
@@ -439,6 +484,8 @@ int main(int argc, char **argv) {
     free(r.slots);
     free(pool);
     byte_buf_free(&doc);
+    free_paths(inputs, n_inputs);
+    dedup_free(dedup);
     byte_buf_free(&r.pending);
     tokenizer_free(tok);
     return 0;

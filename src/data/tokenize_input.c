@@ -3,9 +3,9 @@
 // first NUL, and a document's bytes must reach the tokenizer exactly.
 #include "tokenize_input.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "decompress.h"
 #include "util.h"
 
 #define READ_BLOCK (1 << 20)
@@ -278,11 +278,7 @@ int jsonl_string_field(const char *line, size_t len, const char *field, ByteBuf 
 
 int doc_reader_open(DocReader *r, const char *path, DocMode mode, const char *field) {
     memset(r, 0, sizeof *r);
-    r->f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!r->f) {
-        scpt_set_error("%s: cannot open input: %s", path, strerror(errno));
-        return -1;
-    }
+    if (!(r->in = in_stream_open(path))) return -1;
     r->path = xstrdup(strcmp(path, "-") == 0 ? "<stdin>" : path);
     r->mode = mode;
     r->field = field;
@@ -292,7 +288,7 @@ int doc_reader_open(DocReader *r, const char *path, DocMode mode, const char *fi
 }
 
 void doc_reader_close(DocReader *r) {
-    if (r->f && r->f != stdin) fclose(r->f);
+    in_stream_close(r->in);
     free(r->buf);
     free(r->path);
     memset(r, 0, sizeof *r);
@@ -311,17 +307,12 @@ static long fill(DocReader *r) {
         r->buf = realloc(r->buf, r->cap *= 2);
         if (!r->buf) die("%s: out of memory for a %zu-byte line", r->path, r->cap);
     }
-    size_t got = fread(r->buf + r->end, 1, r->cap - r->end, r->f);
-    if (got == 0) {
-        if (ferror(r->f)) {
-            scpt_set_error("%s: read error: %s", r->path, strerror(errno));
-            return -1;
-        }
-        r->eof = 1;
-    }
+    long got = in_stream_read(r->in, r->buf + r->end, r->cap - r->end);
+    if (got < 0) return -1;
+    if (got == 0) r->eof = 1;
     r->end += got;
-    r->bytes_read += got;
-    return (long)got;
+    r->bytes_read = in_stream_file_bytes(r->in);
+    return got;
 }
 
 // The next line without its "\n" or "\r\n": 1, 0 at the end, -1 on error.

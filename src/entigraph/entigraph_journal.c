@@ -45,6 +45,17 @@ static long scan(FILE *f, const char *path, RecordFn on_record, void *ctx) {
     return good;
 }
 
+int journal_scan(const char *path, RecordFn on_record, void *ctx) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        scpt_set_error("%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    long good = scan(f, path, on_record, ctx);
+    fclose(f);
+    return good < 0 ? -1 : 0;
+}
+
 int journal_open(Journal *j, const char *path, RecordFn on_record, void *ctx) {
     memset(j, 0, sizeof *j);
     j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

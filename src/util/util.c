@@ -109,6 +109,30 @@ int read_exact(FILE *f, void *buf, size_t bytes, const char *path) {
     return 0;
 }
 
+char *read_whole_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        scpt_set_error("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        buf = xmalloc((size_t)n + 1);
+        if (read_exact(f, buf, (size_t)n, path) != 0) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[n] = 0;
+            if (size) *size = (size_t)n;
+        }
+    } else {
+        scpt_set_error("%s: cannot read: %s", path, strerror(errno));
+    }
+    fclose(f);
+    return buf;
+}
+
 int write_all(FILE *f, const void *buf, size_t bytes, const char *path) {
     if (fwrite(buf, 1, bytes, f) != bytes) {
         scpt_set_error("%s: write failed: %s", path, strerror(errno));

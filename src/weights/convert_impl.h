@@ -34,8 +34,6 @@ int ends_with(const char *s, const char *suffix);
 uint16_t *to_half(float *f, size_t n, int bf16);
 // model_config_check with the file named in the message
 int config_check_in(const ModelConfig *c, const char *path);
-// A whole file, NUL-terminated; NULL with scpt_error() naming it.
-char *read_whole_file(const char *path, size_t *size);
 // GGUF files as models (src/weights/gguf_model.c)
 int gguf_read_config(const char *path, ModelConfig *cfg);
 int gguf_load(const char *path, Model *m);   // the padded vocabulary our models use

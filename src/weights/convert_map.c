@@ -3,7 +3,6 @@
 // of one qkv matrix per layer, gate and up rows of one fc matrix.
 #include "convert_impl.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,28 +155,4 @@ void map_export(const TensorMap *t, const real *ours, float *ext) {
             if (t->transpose) ext[c * t->rows + r] = v;
             else ext[r * t->cols + c] = v;
         }
-}
-
-char *read_whole_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        scpt_set_error("%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = xmalloc((size_t)n + 1);
-        if (read_exact(f, buf, (size_t)n, path) != 0) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf[n] = 0;
-            if (size) *size = (size_t)n;
-        }
-    } else {
-        scpt_set_error("%s: cannot read: %s", path, strerror(errno));
-    }
-    fclose(f);
-    return buf;
 }
