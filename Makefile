@@ -48,7 +48,7 @@ TEST_HELPERS := make_shards
 $(B)/test/make_shards: $(call objs,$(UTIL_PART) $(DATA_PART))
 
 # ---- tokenizer (issue #3): BPE library, the `tokenize` shard writer, demo data ----
-TOKENIZER_PART := tokenizer/vocab tokenizer/tokenizer tokenizer/tokenizer_tiktoken tokenizer/tokenizer_hf tokenizer/bpe data/tokenize_input
+TOKENIZER_PART := tokenizer/vocab tokenizer/tokenizer tokenizer/tokenizer_tiktoken tokenizer/tokenizer_hf tokenizer/bpe tokenizer/chat_template tokenizer/chat_encode data/tokenize_input
 TOKENIZER_LIBS := -lpcre2-8 -lcjson -lpthread
 PROGRAMS += tokenize
 tokenize_objs  = $(call objs,tokenize $(TOKENIZER_PART) $(DATA_PART) $(UTIL_PART))
