@@ -71,7 +71,7 @@ bench-tokenizer: $(B)/dev/bench_tokenizer
 	dev/bench_tokenizer.sh
 
 # ---- weights import/export (issue #7): Hugging Face folders, llm.c .bin, GGUF --------
-CONVERT_PART := $(addprefix weights/,convert_map hf_import hf_export gguf_model gguf)
+CONVERT_PART := $(addprefix weights/,convert_map hf_import hf_export gguf_model gguf) tokenizer/chat_template
 PROGRAMS += convert
 convert_objs  = $(call objs,convert $(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 convert_libs := -lcjson
@@ -113,7 +113,7 @@ ENTIGRAPH_LIBS := -lcurl -lcjson
 PROGRAMS += entigraph
 entigraph_objs  = $(call objs,entigraph $(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))
 entigraph_libs := $(ENTIGRAPH_LIBS)
-TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh
+TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh test/test_sft.sh
 $(B)/test/test_corpus: $(call objs,$(CORPUS_PART) $(UTIL_PART))
 $(B)/test/test_corpus: test_libs := -lcjson
 $(B)/test/test_entigraph: $(call objs,$(ENTIGRAPH_PART) $(CORPUS_PART) $(UTIL_PART))

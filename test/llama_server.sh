@@ -4,13 +4,13 @@ cache=${SCPT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scpt}
 llama_server=$cache/llama.cpp/build/bin/llama-server
 llama_vocab=$cache/llama.cpp/src/models/ggml-vocab-gpt-2.gguf
 
-# start_llama_server MODEL LOG SLOTS CTX: serves MODEL on a free loopback port;
+# start_llama_server MODEL LOG SLOTS CTX [ARGS...]: serves MODEL (extra server ARGS) on a free loopback port;
 # sets $port and $server_pid, returns 1 (after showing the log) when it cannot
 start_llama_server() {
     local try
     for try in 1 2 3; do
         port=$((20000 + (RANDOM % 20000)))
-        "$llama_server" -m "$1" --host 127.0.0.1 --port "$port" -np "$3" -c "$4" -t "$(nproc)" >"$2" 2>&1 &
+        "$llama_server" -m "$1" --host 127.0.0.1 --port "$port" -np "$3" -c "$4" -t "$(nproc)" "${@:5}" >"$2" 2>&1 &
         server_pid=$!
         for _ in $(seq 120); do
             node -e 'require("http").get(process.argv[1], (r) => process.exit(r.statusCode === 200 ? 0 : 1))
