@@ -47,6 +47,22 @@ run "train on masked chat shards" $bin/train --model tiny-gpt2-vocab --train "$t
 fails_with "a GPT-2 shard for a Llama 3 model is refused, naming the file" "$g2: tokenized with gpt2 (vocabulary of 50257) but the model's vocabulary is 128256" \
     $bin/train --model tiny-llama3-vocab --train "$tmp/g2/chat_train_*.bin" "${common[@]}" --out "$tmp/mismatch"
 
+# the loss is the mean over the step's trained targets: one micro-batch of 4 windows and
+# two of 2 (whose trained-token counts differ) give the same losses, to float rounding
+same_losses() {
+    node -e '
+const fs = require("fs");
+const loss = (f) => fs.readFileSync(f, "utf8").trim().split("\n").map(JSON.parse).filter((r) => "loss" in r).map((r) => r.loss);
+const [a, b] = [loss(process.argv[1]), loss(process.argv[2])];
+console.log(`  losses ${a} and ${b}`);
+process.exit(a.length === 2 && a.every((x, i) => Math.abs(x - b[i]) <= 1e-5 * Math.abs(x)) ? 0 : 1);' "$1" "$2"
+}
+accum=(--model tiny-gpt2-vocab --train "$tmp/g2/chat_train_*.bin" --val "" --seq 8 --steps 2 --warmup 1 --threads 2 --eval-every 0)
+run "train 1 micro-batch of 4" $bin/train "${accum[@]}" --batch 4 --out "$tmp/b4"
+run "train 2 micro-batches of 2" $bin/train "${accum[@]}" --batch 2 --grad-accum 2 --out "$tmp/b2x2"
+check "micro-batches do not change the loss (mean over the step's trained tokens)" \
+    same_losses "$tmp/b4/metrics.jsonl" "$tmp/b2x2/metrics.jsonl"
+
 [ -x "$llama_server" ] || { echo "  $llama_server is absent (scripts/setup.d/llama_server.sh builds it): no round trip"; skipped=$((skipped + 1)); finish; exit; }
 
 starts_with() { [ -n "$2" ] && [ "${1#"$2 "}" != "$1" ]; }   # token list $1 begins with list $2
