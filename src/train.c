@@ -176,6 +176,14 @@ typedef struct {
     TrainQA qa;
 } Run;
 
+// targets that count: those the loss mask keeps (>= 0)
+static long count_targets(const int *targets, int n) {
+    long count = 0;
+    for (int i = 0; i < n; i++) count += targets[i] >= 0;
+    return count;
+}
+
+// the mean over the kept targets of the validation batches, on all ranks
 static float validation_loss(Run *r) {
     DataLoader *val = &r->val_loader;
     loader_restore(val, (LoaderState){0, {0, 0}});
@@ -183,13 +191,18 @@ static float validation_loss(Run *r) {
     int64_t windows = loader_windows(val, STREAM_TRAIN), per_batch = (int64_t)val->opt.B * val->opt.world;
     if (batches * per_batch > windows) batches = (int)(windows / per_batch);
     if (batches < 1) batches = 1;
-    double sum = 0;
+    double sum = 0, count = 0;
     for (int i = 0; i < batches; i++) {
         loader_next(val, r->inputs, r->targets, NULL);
-        sum += r->gpu ? gpu_model_forward(r->gpu, r->inputs, r->targets, val->opt.B, val->opt.T, 0)
-                      : model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T);
+        long n = count_targets(r->targets, val->opt.B * val->opt.T);
+        if (n == 0) continue;
+        sum += n * (double)(r->gpu ? gpu_model_forward(r->gpu, r->inputs, r->targets, val->opt.B, val->opt.T, 0)
+                                   : model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T));
+        count += n;
     }
-    return (float)(comm_sum(&r->comm, sum) / r->comm.world / batches);
+    count = comm_sum(&r->comm, count);
+    sum = comm_sum(&r->comm, sum);
+    return count > 0 ? (float)(sum / count) : 0;
 }
 
 static void log_validation(Run *r) {
@@ -330,8 +343,7 @@ static void train_step(Run *r, double *loss, float *norm, float *lr) {
     for (int micro = 0; micro < a->grad_accum; micro++) {
         int *targets = r->targets + (size_t)micro * BT;
         loader_next(&r->train_loader, r->inputs + (size_t)micro * BT, targets, NULL);
-        r->trained[micro] = 0;
-        for (int i = 0; i < BT; i++) r->trained[micro] += targets[i] >= 0;
+        r->trained[micro] = count_targets(targets, BT);
     }
     double total = 0, sum = 0;
     for (int micro = 0; micro < a->grad_accum; micro++) total += r->trained[micro];

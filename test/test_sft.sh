@@ -39,6 +39,7 @@ bad_record "a record without messages is refused" '{"text": "hi"}' 'no "messages
 bad_record "an unknown role is refused" '{"messages": [{"role": "bot", "content": "hi"}]}' 'message 0 has role "bot"'
 bad_record "a message without content is refused" '{"messages": [{"role": "user"}]}' 'message 0 lacks'
 bad_record "a line that is not JSON is refused" '{"messages": [' 'not a JSON object'
+bad_record "a NUL in a message is refused, not cut" '{"messages": [{"role": "user", "content": "a\u0000b"}]}' 'a message holds \u0000'
 fails_with "--chat with --special is refused" "do not apply" $bin/tokenize --chat --special --out "$tmp/bad/x" "$tmp/chat.jsonl"
 
 # train on the masked GPT-2 shards; a GPT-2 shard for a Llama 3 model is refused by name

@@ -42,11 +42,14 @@ static const char *trim(const char *s, size_t *len) {
 
 int chat_encode_json(const ChatTemplate *ct, const Tokenizer *t, const char *line, size_t len, ChatTokens *out) {
     // cJSON ends strings at a NUL: refuse one rather than train on a cut message
-    for (size_t i = 0; i + 6 <= len; i++)
-        if (line[i] == '\\' && memcmp(line + i + 1, "u0000", 5) == 0) {
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (line[i] != '\\') continue;
+        if (i + 6 <= len && memcmp(line + i + 1, "u0000", 5) == 0) {
             scpt_set_error("a message holds \\u0000, which chat records may not contain");
             return -1;
         }
+        i++;   // skip the escaped character: in JSON "\\u0000" the u0000 is text
+    }
     cJSON *o = cJSON_ParseWithLength(line, len);
     const cJSON *messages = cJSON_GetObjectItemCaseSensitive(o, "messages"), *m;
     int rc = -1, i = 0;
