@@ -35,7 +35,7 @@ train_libs := -lcjson
 # ---- tests --------------------------------------------------------------------
 # C test programs: test/<name>.c linked with the parts they exercise. Programs in
 # TESTS_F64 are built against the double-precision build of the model (build/f64).
-TESTS := test_shard test_loader test_optim test_model test_checkpoint test_gradcheck test_sft test/test_train.sh
+TESTS := test_shard test_loader test_optim test_model test_checkpoint test_gradcheck test/test_train.sh
 $(B)/test/test_shard: $(call objs,$(UTIL_PART) $(DATA_PART))
 $(B)/test/test_loader: $(call objs,$(UTIL_PART) $(DATA_PART))
 $(B)/test/test_optim: $(call objs,$(MODEL_PART) $(UTIL_PART))
@@ -43,10 +43,12 @@ $(B)/test/test_model: $(call objs,$(MODEL_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: $(call objs,$(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: test_libs := -lcjson
 $(B)/test/test_gradcheck: $(patsubst %,$(B)/f64/%.o,$(MODEL_PART) util/util)
-$(B)/test/test_sft: $(call objs,$(MODEL_PART) $(DATA_PART) $(UTIL_PART))
 # helpers the test scripts run
 TEST_HELPERS := make_shards
 $(B)/test/make_shards: $(call objs,$(UTIL_PART) $(DATA_PART))
+# instruction tuning: the loss mask from shard to gradient (test/test_sft.sh: the programs and llama-server)
+TESTS += test_sft
+$(B)/test/test_sft: $(call objs,$(MODEL_PART) $(DATA_PART) $(UTIL_PART))
 
 # ---- tokenizer (issue #3): BPE library, the `tokenize` shard writer, demo data ----
 TOKENIZER_PART := tokenizer/vocab tokenizer/tokenizer tokenizer/tokenizer_tiktoken tokenizer/tokenizer_hf tokenizer/bpe tokenizer/chat_template tokenizer/chat_encode data/tokenize_input

@@ -4,8 +4,9 @@ cache=${SCPT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/scpt}
 llama_server=$cache/llama.cpp/build/bin/llama-server
 llama_vocab=$cache/llama.cpp/src/models/ggml-vocab-gpt-2.gguf
 
-# start_llama_server MODEL LOG SLOTS CTX [ARGS...]: serves MODEL (extra server ARGS) on a free loopback port;
-# sets $port and $server_pid, returns 1 (after showing the log) when it cannot
+# start_llama_server MODEL LOG SLOTS CTX [ARGS...]: serves MODEL on a free loopback port
+# (ARGS go to llama-server); sets $port and $server_pid, returns 1 (after showing the
+# log) when it cannot
 start_llama_server() {
     local try
     for try in 1 2 3; do
