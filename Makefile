@@ -50,9 +50,13 @@ $(B)/test/test_flash_model: $(call objs,model/flash_attention model/attention $(
 # helpers the test scripts run
 TEST_HELPERS := make_shards
 $(B)/test/make_shards: $(call objs,$(UTIL_PART) $(DATA_PART))
+# instruction tuning: the loss mask from shard to gradient (test/test_sft.sh: the programs and llama-server)
+TESTS += test_sft
+$(B)/test/test_sft: $(call objs,$(MODEL_PART) $(DATA_PART) $(UTIL_PART))
 
 # ---- tokenizer (issue #3): BPE library, the `tokenize` shard writer, demo data ----
-TOKENIZER_PART := tokenizer/vocab tokenizer/tokenizer tokenizer/tokenizer_tiktoken tokenizer/tokenizer_hf tokenizer/bpe data/tokenize_input data/decompress data/input_files data/dedup
+TOKENIZER_PART := tokenizer/vocab tokenizer/tokenizer tokenizer/tokenizer_tiktoken tokenizer/tokenizer_hf tokenizer/bpe tokenizer/chat_template tokenizer/chat_encode \
+                  data/tokenize_input data/decompress data/input_files data/dedup
 TOKENIZER_LIBS := -lpcre2-8 -lcjson -lpthread -lz -lzstd
 PROGRAMS += tokenize
 tokenize_objs  = $(call objs,tokenize $(TOKENIZER_PART) $(DATA_PART) $(UTIL_PART))
@@ -75,7 +79,7 @@ bench-tokenizer: $(B)/dev/bench_tokenizer
 	dev/bench_tokenizer.sh
 
 # ---- weights import/export (issue #7): Hugging Face folders, llm.c .bin, GGUF --------
-CONVERT_PART := $(addprefix weights/,convert_map hf_import hf_export gguf_model gguf)
+CONVERT_PART := $(addprefix weights/,convert_map hf_import hf_export gguf_model gguf) tokenizer/chat_template
 PROGRAMS += convert
 convert_objs  = $(call objs,convert $(CONVERT_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 convert_libs := -lcjson
@@ -117,7 +121,7 @@ ENTIGRAPH_LIBS := -lcurl $(TOKENIZER_LIBS)
 PROGRAMS += entigraph
 entigraph_objs  = $(call objs,entigraph $(ENTIGRAPH_PART) $(TOKENIZER_PART) $(CORPUS_PART) $(UTIL_PART))
 entigraph_libs := $(ENTIGRAPH_LIBS)
-TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh test/test_entigraph_plan.sh test/test_entigraph_batch.sh
+TESTS += test_corpus test_entigraph test/test_entigraph_faults.sh test/test_entigraph_llama.sh test/test_entigraph_plan.sh test/test_entigraph_batch.sh test/test_sft.sh
 $(B)/test/test_corpus: $(call objs,$(CORPUS_PART) $(UTIL_PART))
 $(B)/test/test_corpus: test_libs := -lcjson
 $(B)/test/test_entigraph: $(call objs,$(ENTIGRAPH_PART) $(TOKENIZER_PART) $(CORPUS_PART) $(UTIL_PART))

@@ -22,7 +22,8 @@ int argmax(const double *v, int n);
 void wilson_interval(int k, int n, double *lo, double *hi);
 
 // Mean loss per token over every full seq_len window of the shards (glob), at most
-// max_tokens of them (0: all). -1 with scpt_error() on a bad shard.
+// max_tokens of them (0: all); in a chat shard, over the tokens its loss mask trains.
+// -1 with scpt_error() on a bad shard.
 int shard_perplexity(Model *m, const char *pattern, int batch, int seq_len, int64_t max_tokens,
                      double *mean_loss, int64_t *tokens);
 

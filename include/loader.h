@@ -9,6 +9,11 @@
 // are replay, at shuffled positions, so the mix is within 1/64 of the fraction over
 // any stretch. Every rank walks all slots of a step and reads only its own B, so
 // ranks see disjoint data, together exactly what one rank with world*B would see.
+//
+// Shards with a loss mask (chat data from `tokenize --chat`) are packed the same
+// way: conversations follow each other in the stream and a window holds as many as
+// fit, the last one possibly cut at the window's end. A target whose token the mask
+// leaves out is -1: it costs nothing and counts in no mean.
 #ifndef SCPT_LOADER_H
 #define SCPT_LOADER_H
 
@@ -51,7 +56,8 @@ typedef struct {
 } LoaderState;
 
 int loader_open(DataLoader *l, const LoaderOptions *opt);   // -1 with scpt_error() set
-// Fills this rank's B rows: inputs and targets (B*T each, targets shifted by one);
+// Fills this rank's B rows: inputs and targets (B*T each, targets shifted by one,
+// -1 where the loss mask leaves the token out);
 // sources (B entries, may be NULL) gets STREAM_TRAIN or STREAM_REPLAY per row.
 void loader_next(DataLoader *l, int *inputs, int *targets, int *sources);
 int64_t loader_windows(const DataLoader *l, int stream);     // windows per epoch

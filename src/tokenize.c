@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "chat_template.h"
 #include "dedup.h"
 #include "shard.h"
 #include "tokenize_input.h"
@@ -45,6 +46,8 @@ typedef struct {
     const char *prefix, *kind;
     int64_t shard_tokens;
     int vocab_size, eot;
+    const char *tokenizer;
+    int has_mask;       // --chat: a loss mask beside the tokens
     int index;          // shards finished
     int open;
     ShardWriter w;
@@ -81,17 +84,18 @@ static void shard_path(const ShardStream *s, int index, char *buf, size_t cap) {
     snprintf(buf, cap, "%s_%s_%06d.bin", s->prefix, s->kind, index);
 }
 
-static void stream_append(ShardStream *s, const int32_t *ids, size_t n) {
+static void stream_append(ShardStream *s, const int32_t *ids, const uint8_t *mask, size_t n) {
     while (n > 0) {
         if (!s->open) {
             char path[4096];
             shard_path(s, s->index, path, sizeof path);
-            if (shard_writer_open(&s->w, path, s->vocab_size, s->eot) != 0) die("%s", scpt_error());
+            if (shard_writer_open(&s->w, path, s->vocab_size, s->eot, s->tokenizer, s->has_mask) != 0) die("%s", scpt_error());
             s->open = 1;
         }
         size_t room = (size_t)(s->shard_tokens - s->w.num_tokens), m = n < room ? n : room;
-        if (shard_writer_append(&s->w, ids, m) != 0) die("%s", scpt_error());
+        if (shard_writer_append(&s->w, ids, mask, m) != 0) die("%s", scpt_error());
         ids += m;
+        if (mask) mask += m;
         n -= m;
         s->total += m;
         if (s->w.num_tokens == s->shard_tokens) {
@@ -154,7 +158,7 @@ static void write_batch(Run *r, Batch *b) {
             r->docs++;
             *(r->cur_is_val ? &r->val_docs : &r->train_docs) += 1;
         }
-        stream_append(r->cur_is_val ? &r->val : &r->train, b->ids.ids + start, n);
+        stream_append(r->cur_is_val ? &r->val : &r->train, b->ids.ids + start, NULL, n);
         start = b->seg_end[i];
     }
 }
@@ -289,6 +293,38 @@ static void progress_show(Progress *p, const Run *r, int final) {
     fflush(stderr);
 }
 
+// ---- --chat ------------------------------------------------------------------
+
+// One conversation per JSONL line, rendered with the vocabulary's chat template and
+// its loss mask (src/tokenizer/chat_encode.c), encoded here on the main thread.
+// Returns the conversations without an assistant turn (nothing in them is trained).
+static int64_t chat_file(Run *r, const char *path, const ChatTemplate *ct, Progress *p, uint64_t before) {
+    DocReader in;
+    if (doc_reader_open(&in, path, DOCS_LINES, NULL) != 0) die("%s", scpt_error());
+    ByteBuf line = {0};
+    ChatTokens c = {0};
+    int64_t untrained = 0;
+    int starts, rc;
+    while ((rc = doc_reader_next(&in, &line, &starts)) == 1) {
+        c.ids.len = 0;
+        if (chat_encode_json(ct, r->tok, line.data, line.len, &c) != 0)
+            die("%s:%lld: %s", path, (long long)in.line_no, scpt_error());
+        untrained += c.assistant_turns == 0;
+        r->cur_is_val = doc_is_val(r, r->doc_index++);
+        r->docs++;
+        *(r->cur_is_val ? &r->val_docs : &r->train_docs) += 1;
+        stream_append(r->cur_is_val ? &r->val : &r->train, c.ids.ids, c.trained, c.ids.len);
+        p->done_bytes = before + in.bytes_read;
+        progress_show(p, r, 0);
+    }
+    if (rc < 0) die("%s", scpt_error());
+    p->done_bytes = before + in.bytes_read;
+    doc_reader_close(&in);
+    byte_buf_free(&line);
+    chat_tokens_free(&c);
+    return untrained;
+}
+
 // ---- main --------------------------------------------------------------------
 
 static void usage(void) {
@@ -312,6 +348,8 @@ static void usage(void) {
             "  --threads N         encoding threads (default: all cores)\n"
             "  --special           encode special-token text (<|endoftext|> ...) as the special token\n"
             "  --bos               start every document with <|begin_of_text|> after the separator\n"
+            "  --chat              inputs are chat JSONL ({\"messages\": [{\"role\", \"content\"}]}), rendered with the\n"
+            "                      vocabulary's chat template; shards carry a loss mask: only assistant replies train\n"
             "  --quiet             no progress line\n"
             "INPUT '-' is standard input; a folder stands for its .jsonl and .txt files (sorted, recursively);\n"
             "gzip and zstd files (.jsonl.gz, .jsonl.zst, ...) are decompressed as they are read.\n");
@@ -334,14 +372,15 @@ static DocMode input_mode(const char *path, const char *format, DocMode text_mod
 int main(int argc, char **argv) {
     const char *vocab = "gpt2", *out = NULL, *format = "auto", *field = "text", *docs = "file", *dedup_mode = "off";
     double dedup_threshold = 0.8;
-    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), quiet = 0;
+    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), quiet = 0, chat = 0;
     Run r = {0};
     int64_t shard_tokens = 100000000;
     static const struct option opts[] = {
         {"vocab", 1, 0, 'v'},   {"out", 1, 0, 'o'},        {"format", 1, 0, 'f'},       {"field", 1, 0, 'k'},
         {"docs", 1, 0, 'd'},    {"val-frac", 1, 0, 'F'},   {"val-tokens", 1, 0, 'T'},   {"seed", 1, 0, 's'},
         {"shard-tokens", 1, 0, 'S'}, {"threads", 1, 0, 'j'}, {"special", 0, 0, 'x'},    {"bos", 0, 0, 'b'},
-        {"max-tokens", 1, 0, 'M'}, {"dedup", 1, 0, 'D'}, {"dedup-threshold", 1, 0, 'J'}, {"quiet", 0, 0, 'q'},   {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+        {"max-tokens", 1, 0, 'M'}, {"dedup", 1, 0, 'D'}, {"dedup-threshold", 1, 0, 'J'}, {"quiet", 0, 0, 'q'},
+        {"chat", 0, 0, 'c'},    {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -371,6 +410,7 @@ int main(int argc, char **argv) {
         case 'x': r.special = 1; break;
         case 'b': r.bos = 1; break;
         case 'q': quiet = 1; break;
+        case 'c': chat = 1; break;
         default: usage();
         }
     }
@@ -402,7 +442,14 @@ int main(int argc, char **argv) {
         if (make_dirs(dir) != 0) die("%s", scpt_error());
     }
     ShardStream proto = {.prefix = out, .shard_tokens = shard_tokens, .vocab_size = tokenizer_vocab_size(tok),
-                         .eot = tokenizer_eot(tok)};
+                         .eot = tokenizer_eot(tok), .tokenizer = tokenizer_name(tok)};
+    const ChatTemplate *chat_template = NULL;
+    if (chat && (r.special || r.bos || strcmp(format, "auto") || strcmp(field, "text") || strcmp(docs, "file")))
+        die("--chat: the chat template decides the format and special tokens; --special, --bos, --format, --field "
+            "and --docs do not apply");
+    if (chat && (dedup || r.max_tokens > 0)) die("--chat: --dedup and --max-tokens apply to documents, not conversations");
+    if (chat && !(chat_template = chat_template_for(tok))) die("--chat: %s", scpt_error());
+    proto.has_mask = chat;
     r.train = proto, r.train.kind = "train";
     r.val = proto, r.val.kind = "val";
 
@@ -425,7 +472,13 @@ int main(int argc, char **argv) {
 
     ByteBuf doc = {0};
     uint64_t before = 0;
+    int64_t untrained = 0;
     for (int i = 0; i < n_inputs && !r.full; i++) {
+        if (chat) {
+            untrained += chat_file(&r, inputs[i], chat_template, &p, before);
+            before = p.done_bytes;
+            continue;
+        }
         DocReader in;
         if (doc_reader_open(&in, inputs[i], input_mode(inputs[i], format, text_mode), field) != 0) die("%s", scpt_error());
         int starts, rc = 0;
@@ -472,6 +525,9 @@ int main(int argc, char **argv) {
         if (skipped) fprintf(stderr, "tokenize: skipped %d file%s in the input folders (not .jsonl or .txt)\n", skipped, skipped == 1 ? "" : "s");
         if (stale) fprintf(stderr, "tokenize: removed %d shard%s of an earlier run past the new last one\n", stale, stale == 1 ? "" : "s");
     }
+    if (untrained)
+        fprintf(stderr, "tokenize: warning: %lld conversation%s without an assistant turn: nothing in them is trained\n",
+                (long long)untrained, untrained == 1 ? "" : "s");
     if ((r.val_frac > 0 || r.val_tokens > 0) && r.val.total == 0)
         fprintf(stderr, "tokenize: warning: the validation split is empty\n");
 

@@ -175,11 +175,20 @@ typedef struct {
     DataLoader train_loader, val_loader;
     int have_val;
     MetricsLog metrics;
-    int *inputs, *targets;
+    int *inputs, *targets;  // every micro-batch of a step
+    long *trained;          // targets each micro-batch trains (the loss mask keeps)
     long tokens_per_step;
     TrainQA qa;
 } Run;
 
+// targets that count: those the loss mask keeps (>= 0)
+static long count_targets(const int *targets, int n) {
+    long count = 0;
+    for (int i = 0; i < n; i++) count += targets[i] >= 0;
+    return count;
+}
+
+// the mean over the kept targets of the validation batches, on all ranks
 static float validation_loss(Run *r) {
     DataLoader *val = &r->val_loader;
     loader_restore(val, (LoaderState){0, {0, 0}});
@@ -187,13 +196,18 @@ static float validation_loss(Run *r) {
     int64_t windows = loader_windows(val, STREAM_TRAIN), per_batch = (int64_t)val->opt.B * val->opt.world;
     if (batches * per_batch > windows) batches = (int)(windows / per_batch);
     if (batches < 1) batches = 1;
-    double sum = 0;
+    double sum = 0, count = 0;
     for (int i = 0; i < batches; i++) {
         loader_next(val, r->inputs, r->targets, NULL);
-        sum += r->gpu ? gpu_model_forward(r->gpu, r->inputs, r->targets, val->opt.B, val->opt.T, 0)
-                      : model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T);
+        long n = count_targets(r->targets, val->opt.B * val->opt.T);
+        if (n == 0) continue;
+        sum += n * (double)(r->gpu ? gpu_model_forward(r->gpu, r->inputs, r->targets, val->opt.B, val->opt.T, 0)
+                                   : model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T));
+        count += n;
     }
-    return (float)(comm_sum(&r->comm, sum) / r->comm.world / batches);
+    count = comm_sum(&r->comm, count);
+    sum = comm_sum(&r->comm, sum);
+    return count > 0 ? (float)(sum / count) : 0;
 }
 
 static void log_validation(Run *r) {
@@ -306,8 +320,9 @@ static void run_setup(Run *r, int argc, char **argv) {
         die("%s", scpt_error());
 
     r->tokens_per_step = (long)a->batch * a->seq * a->grad_accum * r->comm.world;
-    r->inputs = xmalloc(sizeof(int) * a->batch * a->seq);
-    r->targets = xmalloc(sizeof(int) * a->batch * a->seq);
+    r->inputs = xmalloc(sizeof(int) * a->batch * a->seq * a->grad_accum);
+    r->targets = xmalloc(sizeof(int) * a->batch * a->seq * a->grad_accum);
+    r->trained = xmalloc(sizeof(long) * a->grad_accum);
     printf("model %s: %s, %d layers, %d heads (%d kv), %d channels, vocab %d | %.2fM parameters\n",
            config_from ? config_from : a->model, cfg.arch == ARCH_GPT2 ? "gpt2" : "llama", cfg.n_layer, cfg.n_head,
            cfg.n_kv_head, cfg.n_embd, cfg.vocab_size, r->model.num_params / 1e6);
@@ -323,24 +338,40 @@ static void run_setup(Run *r, int argc, char **argv) {
     free(resume_path);
 }
 
-// one optimizer step: accumulate gradients over the micro-batches, clip, update
+// one optimizer step: accumulate gradients over the micro-batches, clip, update.
+// The loss is the mean over the step's targets (all micro-batches, all ranks) that
+// the loss mask keeps, so every trained token weighs the same however a chat set's
+// mask spreads them: a micro-batch's mean is scaled by its share of them (1/grad_accum
+// without a mask), and one with none is skipped.
 static void train_step(Run *r, double *loss, float *norm, float *lr) {
     const TrainArgs *a = &r->args;
+    int BT = a->batch * a->seq;
     if (r->gpu) gpu_model_zero_grad(r->gpu);
     else model_zero_grad(&r->model);
-    *loss = 0;
     for (int micro = 0; micro < a->grad_accum; micro++) {
-        loader_next(&r->train_loader, r->inputs, r->targets, NULL);
+        int *targets = r->targets + (size_t)micro * BT;
+        loader_next(&r->train_loader, r->inputs + (size_t)micro * BT, targets, NULL);
+        r->trained[micro] = count_targets(targets, BT);
+    }
+    double total = 0, sum = 0;
+    for (int micro = 0; micro < a->grad_accum; micro++) total += r->trained[micro];
+    total = comm_sum(&r->comm, total);
+    for (int micro = 0; micro < a->grad_accum && total > 0; micro++) {
+        if (r->trained[micro] == 0) continue;
+        const int *inputs = r->inputs + (size_t)micro * BT, *targets = r->targets + (size_t)micro * BT;
+        float scale = (float)((double)r->trained[micro] * r->comm.world / total);
+        double mean;
         if (r->gpu) {
-            *loss += gpu_model_forward(r->gpu, r->inputs, r->targets, a->batch, a->seq, 1.0f / a->grad_accum);
+            mean = gpu_model_forward(r->gpu, inputs, targets, a->batch, a->seq, scale);
             gpu_model_backward(r->gpu);
-            continue;
+        } else {
+            mean = model_forward(&r->model, inputs, targets, a->batch, a->seq);
+            model_backward(&r->model, scale);
         }
-        *loss += model_forward(&r->model, r->inputs, r->targets, a->batch, a->seq);
-        model_backward(&r->model, 1.0f / a->grad_accum);
+        sum += mean * r->trained[micro];
     }
     *lr = lr_at(&r->sched, r->state.step);
-    *loss = comm_sum(&r->comm, *loss / a->grad_accum) / r->comm.world;
+    *loss = total > 0 ? comm_sum(&r->comm, sum) / total : 0;
     if (r->gpu) {
         *norm = gpu_model_update(r->gpu, &r->adam, *lr, r->state.step + 1, a->clip);
     } else {
@@ -403,6 +434,7 @@ static void run_free(Run *r) {
     if (r->args.qa) train_qa_close(&r->qa);
     free(r->inputs);
     free(r->targets);
+    free(r->trained);
     loader_close(&r->train_loader);
     if (r->have_val) loader_close(&r->val_loader);
     optimizer_free(&r->opt);

@@ -21,7 +21,7 @@ int main(int argc, char **argv) {
         char path[4096];
         snprintf(path, sizeof path, "%s_%03d.bin", argv[1], s);
         ShardWriter w;
-        if (shard_writer_open(&w, path, vocab, 0) != 0 || shard_writer_append(&w, tok, n) != 0 ||
+        if (shard_writer_open(&w, path, vocab, 0, "synthetic", 0) != 0 || shard_writer_append(&w, tok, NULL, n) != 0 ||
             shard_writer_close(&w) != 0)
             die("%s", scpt_error());
     }

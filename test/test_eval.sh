@@ -32,7 +32,7 @@ check "nothing to evaluate" fails_with "give --qa and/or --val" $bin/eval "${tin
 check "missing checkpoint named" fails_with "$tmp/none.safetensors" $bin/eval --ckpt "$tmp/none.safetensors" --qa "$tmp/qa.jsonl" --out "$tmp/x"
 
 # perplexity of shards, and the open-book path over documents
-$make_shards "$tmp/val" 1 2000 100 3 || { echo "cannot make shards"; exit 1; }
+$make_shards "$tmp/val" 1 2000 50257 3 || { echo "cannot make shards"; exit 1; }
 $bin/eval "${tiny[@]}" --val "$tmp/val_*.bin" --seq 32 --batch 4 --out "$tmp/p" >"$tmp/p.log" 2>&1
 check "perplexity: loss near ln(50257) for an untrained model" \
     awk -v l="$(sed -n 's/.*"val_loss":[ \t]*\([0-9.]*\).*/\1/p' "$tmp/p/summary.json")" 'BEGIN { exit !(l > 10 && l < 11.6) }'
@@ -43,7 +43,7 @@ check "open-book run reports its chunks" grep -q "retrieval: 2 chunks" "$tmp/r.l
 check "open-book summary records k" grep -qE '"retrieve":[[:space:]]*1' "$tmp/r/summary.json"
 
 # train --qa logs accuracy into the metrics
-$make_shards "$tmp/tr" 1 3000 100 1
+$make_shards "$tmp/tr" 1 3000 50257 1
 $bin/train --model gpt2-demo --train "$tmp/tr_*.bin" --val "" --steps 2 --batch 2 --seq 16 --qa "$tmp/qa.jsonl" \
     --qa-every 1 --out "$tmp/run" --threads 2 >"$tmp/t.log" 2>&1
 check "train --qa logs qa_acc every step" test "$(grep -c '"qa_acc"' "$tmp/run/metrics.jsonl")" -eq 2

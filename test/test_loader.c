@@ -17,7 +17,7 @@ static void write_stream(const char *name, int base, int shards) {
         char path[256];
         snprintf(path, sizeof path, "%s/%s_%02d.bin", dir, name, k);
         ShardWriter w;
-        CHECK(shard_writer_open(&w, path, VOCAB, 0) == 0 && shard_writer_append(&w, tok, n) == 0 &&
+        CHECK(shard_writer_open(&w, path, VOCAB, 0, "test", 0) == 0 && shard_writer_append(&w, tok, NULL, n) == 0 &&
                   shard_writer_close(&w) == 0, "%s", scpt_error());
         free(tok);
     }
@@ -143,9 +143,9 @@ static void test_errors(void) {
     o.replay_glob = NULL;
     CHECK(loader_open(&l, &o) == -1 && strstr(scpt_error(), "--replay"), "%s", scpt_error());
     o = options(0, 4, 0, 1);
-    o.vocab_size = 50;   // the train shards hold ids up to 99
+    o.vocab_size = 50;   // the train shards record a vocabulary of 200
     CHECK(loader_open(&l, &o) == -1 && strstr(scpt_error(), "train_00.bin") &&
-              strstr(scpt_error(), "outside the model's vocabulary"),
+              strstr(scpt_error(), "model's vocabulary is 50"),
           "%s", scpt_error());
     o = options(0, 4, 0, 1);
     o.T = 5000;   // longer than every shard

@@ -140,7 +140,8 @@ void loader_next(DataLoader *l, int *inputs, int *targets, int *sources) {
         int row = (int)(slot - mine);
         for (int t = 0; t < T; t++) {
             inputs[row * T + t] = shard_token(shard, start + t);
-            targets[row * T + t] = shard_token(shard, start + t + 1);
+            int64_t next = start + t + 1;
+            targets[row * T + t] = shard_trained(shard, next) ? shard_token(shard, next) : -1;
         }
         if (sources) sources[row] = src;
     }

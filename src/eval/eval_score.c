@@ -82,14 +82,16 @@ int shard_perplexity(Model *m, const char *pattern, int batch, int seq_len, int6
         int64_t windows = (s.num_tokens - 1) / seq_len;
         for (int64_t w = 0; w < windows && (max_tokens == 0 || count < max_tokens); w += batch) {
             int B = windows - w < batch ? (int)(windows - w) : batch;
+            int scored = 0;   // targets a chat shard's loss mask keeps (all in other shards)
             for (int b = 0; b < B; b++)
                 for (int t = 0; t < seq_len; t++) {
                     int64_t i = (w + b) * seq_len + t;
                     inputs[b * seq_len + t] = shard_token(&s, i);
-                    targets[b * seq_len + t] = shard_token(&s, i + 1);
+                    targets[b * seq_len + t] = shard_trained(&s, i + 1) ? shard_token(&s, i + 1) : -1;
+                    scored += shard_trained(&s, i + 1);
                 }
-            sum += (double)model_forward(m, inputs, targets, B, seq_len) * B * seq_len;
-            count += (int64_t)B * seq_len;
+            sum += (double)model_forward(m, inputs, targets, B, seq_len) * scored;
+            count += scored;
         }
         shard_close(&s);
     }

@@ -49,6 +49,9 @@ static Preset presets(int i) {
     case 11: return (Preset){"tiny-llama", llama(100, 32, 2, 4, 2, 32, 64, 0, 10000, 0)};
     // tiny-llama with head size 64, the smallest the GPU attention kernel runs (GPU tests)
     case 12: return (Preset){"tiny-llama-hs64", llama(100, 64, 2, 2, 1, 128, 256, 0, 10000, 0)};
+    // tiny shapes with the real vocabularies: chat shards of `tokenize --chat`, servable by llama-server
+    case 13: return (Preset){"tiny-gpt2-vocab", gpt2(50257, 256, 1, 2, 16)};
+    case 14: return (Preset){"tiny-llama3-vocab", llama(128256, 256, 1, 2, 1, 16, 32, 1, 500000, 0)};
     default: return (Preset){NULL, {0}};
     }
 }

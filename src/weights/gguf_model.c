@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "chat_template.h"
 #include "convert.h"
 #include "convert_impl.h"
 #include "util.h"
@@ -126,6 +127,25 @@ static int copy_tokenizer_gguf(Gguf *g, const char *path, int vocab_size) {
     return rc;
 }
 
+// the chat template `tokenize --chat` trains with, so llama-server applies the same one
+static int gguf_has_token(void *kv, const char *text) {
+    const GgufKV *tokens = kv;
+    for (uint64_t i = 0; i < tokens->n; i++)
+        if (strcmp(tokens->strs[i], text) == 0) return 1;
+    return 0;
+}
+
+static void set_chat_template(Gguf *g) {
+    const GgufKV *tokens = gguf_file_find(g, "tokenizer.ggml.tokens");
+    const ChatTemplate *ct = tokens && tokens->type == GGUF_ARRAY && tokens->elem_type == GGUF_STRING
+                                 ? chat_template_select(gguf_has_token, (void *)tokens, "GGUF")
+                                 : NULL;
+    if (!ct) return;   // a vocabulary without chat tokens: no template
+    char *jinja = chat_template_jinja(ct);
+    gguf_file_set_str(g, "tokenizer.chat_template", jinja);
+    free(jinja);
+}
+
 // ---- export -----------------------------------------------------------------------
 
 // Llama 3.1's RoPE rescaling as llama.cpp takes it: a divisor of each frequency
@@ -195,6 +215,7 @@ int gguf_export(const Model *m, const char *path, GgmlType type, const char *tok
     if (tokenizer)
         rc = ends_with(tokenizer, ".gguf") ? copy_tokenizer_gguf(&g, tokenizer, c->vocab_size)
                                            : set_tokenizer_json(&g, tokenizer, c->vocab_size);
+    if (rc == 0 && tokenizer) set_chat_template(&g);
     int n;
     TensorMap *map = tensor_map(m, NAMES_GGUF, &n);
     void **bufs = xcalloc(n + 1, sizeof *bufs);

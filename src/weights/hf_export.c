@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include "chat_template.h"
 #include "convert.h"
 #include "convert_impl.h"
 #include "safetensors.h"
@@ -69,6 +70,56 @@ static int write_text(const char *path, const char *text, size_t n) {
     return atomic_commit(&af);
 }
 
+// the id of an added (special) token of a tokenizer.json, -1 when absent
+static int added_token_id(const cJSON *tokenizer, const char *text) {
+    const cJSON *item;
+    cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(tokenizer, "added_tokens")) {
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(item, "content");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+        if (cJSON_IsString(content) && cJSON_IsNumber(id) && strcmp(content->valuestring, text) == 0) return id->valueint;
+    }
+    return -1;
+}
+static int has_added_token(void *tokenizer, const char *text) { return added_token_id(tokenizer, text) >= 0; }
+
+// tokenizer_config.json with the chat template `tokenize --chat` trains with, and
+// generation_config.json stopping at both the end of a reply and the end of a
+// document, so transformers and vLLM render and stop as training did. Nothing for a
+// vocabulary without chat tokens.
+static int write_chat_config(const char *dir, const char *tokenizer_text, const ModelConfig *c) {
+    cJSON *tok = cJSON_Parse(tokenizer_text);
+    const ChatTemplate *ct = tok ? chat_template_select(has_added_token, tok, "tokenizer.json") : NULL;
+    if (!ct) {
+        cJSON_Delete(tok);
+        return 0;
+    }
+    char *jinja = chat_template_jinja(ct);
+    cJSON *config = cJSON_CreateObject(), *gen = cJSON_CreateObject();
+    cJSON_AddStringToObject(config, "tokenizer_class", "PreTrainedTokenizerFast");
+    cJSON_AddStringToObject(config, "bos_token", ct->begin);
+    cJSON_AddStringToObject(config, "eos_token", ct->end);
+    cJSON_AddNumberToObject(config, "model_max_length", c->max_seq_len);
+    cJSON_AddBoolToObject(config, "clean_up_tokenization_spaces", 0);
+    cJSON_AddStringToObject(config, "chat_template", jinja);
+    int doc_end = added_token_id(tok, "<|end_of_text|>"), reply_end = added_token_id(tok, ct->end);
+    cJSON_AddNumberToObject(gen, "bos_token_id", added_token_id(tok, ct->begin));
+    cJSON *eos = cJSON_AddArrayToObject(gen, "eos_token_id");
+    cJSON_AddItemToArray(eos, cJSON_CreateNumber(reply_end));
+    if (doc_end >= 0 && doc_end != reply_end) cJSON_AddItemToArray(eos, cJSON_CreateNumber(doc_end));
+    char path[4096], *text = cJSON_Print(config), *gen_text = cJSON_Print(gen);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
+    int rc = write_text(path, text, strlen(text));
+    snprintf(path, sizeof path, "%s/generation_config.json", dir);
+    if (rc == 0) rc = write_text(path, gen_text, strlen(gen_text));
+    free(text);
+    free(gen_text);
+    free(jinja);
+    cJSON_Delete(config);
+    cJSON_Delete(gen);
+    cJSON_Delete(tok);
+    return rc;
+}
+
 int hf_export(const Model *m, const char *dir, int st_dtype, const char *tokenizer_json) {
     StDtype dtype = (StDtype)st_dtype;
     if (dtype != ST_F32 && dtype != ST_F16 && dtype != ST_BF16) {
@@ -86,6 +137,7 @@ int hf_export(const Model *m, const char *dir, int st_dtype, const char *tokeniz
         char *text = read_whole_file(tokenizer_json, &n);
         snprintf(path, sizeof path, "%s/tokenizer.json", dir);
         rc = text ? write_text(path, text, n) : -1;
+        if (rc == 0) rc = write_chat_config(dir, text, &m->config);
         free(text);
     }
     int n;
