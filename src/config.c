@@ -49,6 +49,8 @@ static Preset presets(int i) {
     case 11: return (Preset){"tiny-llama", llama(100, 32, 2, 4, 2, 32, 64, 0, 10000, 0)};
     // tiny-llama with head size 64, the smallest the GPU attention kernel runs (GPU tests)
     case 12: return (Preset){"tiny-llama-hs64", llama(100, 64, 2, 2, 1, 128, 256, 0, 10000, 0)};
+    // gpt2-demo on the 2048-token vocabulary of scripts/miniature/bpe_train.js (make miniature)
+    case 13: return (Preset){"gpt2-miniature", gpt2(2048, 256, 4, 4, 128)};
     default: return (Preset){NULL, {0}};
     }
 }
