@@ -85,11 +85,13 @@ run_one() { # METHOD FRACTION SRC
     tokens=$(tokens_of "$dir/tok")
     steps=$(awk -v t="$tokens" -v e="$epochs" -v b="$batch" -v s="$seq" 'BEGIN { k = int(e * t / (b * s) + 0.999999); print k < 1 ? 1 : k }')
     log "$method $frac: $tokens tokens, $steps steps"
+    # a new run starts from --init (or --model); a run with a checkpoint continues from it
     local start=(--model "$model"); [ -n "$init" ] && start=(--init "$init")
+    compgen -G "$dir/train/ckpt_*.safetensors" >/dev/null && start=(--resume auto)
     local mix=(); [ -n "$replay" ] && mix=(--replay "$replay" --replay-frac "$replay_frac")
     "$bin/train" "${start[@]}" "${mix[@]}" --train "$dir/tok_train_*.bin" --val "" --steps "$steps" --batch "$batch" \
         --seq "$seq" --lr "$lr" --warmup $((steps / 10)) --log-every 50 --ckpt-every 100 --keep-ckpts 1 \
-        --threads "$threads" --resume auto --out "$dir/train" >"$dir/train.log"
+        --threads "$threads" --out "$dir/train" >"$dir/train.log"
     local ckpt
     ckpt=$(ls "$dir"/train/ckpt_*.safetensors | tail -n 1)
     "$bin/eval" --ckpt "$ckpt" --vocab "$vocab" --qa "$qa" --threads "$threads" --out "$dir/eval" >"$dir/eval.log" 2>&1
