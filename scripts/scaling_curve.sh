@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
     --fractions) fractions=$2 ;; --epochs) epochs=$2 ;; --batch) batch=$2 ;; --seq) seq=$2 ;; --lr) lr=$2 ;;
     --replay) replay=$2 ;; --replay-frac) replay_frac=$2 ;; --vocab) vocab=$2 ;; --threads) threads=$2 ;;
     --gen-args) gen_args=$2 ;; --methods) methods=$2 ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "scaling_curve.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift 2
