@@ -224,6 +224,13 @@ $(B)/test/test_fit: $(call objs,eval/fit $(UTIL_PART))
 .PHONY: demo
 demo: all
 	scripts/demo.sh
+# the paper's Section 6 model made runnable (issue #18): a fictional world, a stand-in LM,
+# Raw / Rephrase / EntiGraph CPT at five budgets, eval, fits, plot (scripts/miniature.sh);
+# test/test_miniature.sh runs it at reduced size
+.PHONY: miniature
+miniature: all
+	scripts/miniature.sh
+TESTS += test/test_miniature.sh
 TESTS += $(EVAL_TESTS)
 $(addprefix $(B)/test/,$(EVAL_TESTS)): $(call objs,$(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(addprefix $(B)/test/,$(EVAL_TESTS)): test_libs := $(TOKENIZER_LIBS)

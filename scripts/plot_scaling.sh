@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Plots accuracy vs synthetic tokens (log x) for each method in a points CSV
 # (method,tokens,acc), with its log-linear and mixture-of-exponential fits (fitcurve).
-# usage: scripts/plot_scaling.sh POINTS.csv OUT.png
+# usage: scripts/plot_scaling.sh POINTS.csv OUT.png [PAPER.csv]
 # Writes OUT.png, OUT.fit.json (the parameters) and OUT.gp (the definitions).
+# PAPER.csv (test/data/entigraph_mixexp_paper.csv: a,b1,r1,b2,r2,b3,r3) adds a panel
+# beside the plot with that published curve, a - sum b_i r_i^x (x in millions of tokens).
 set -euo pipefail
-[ $# -eq 2 ] || { echo "usage: $0 POINTS.csv OUT.png" >&2; exit 2; }
-csv=$1 png=$2
+[ $# -eq 2 ] || [ $# -eq 3 ] || { echo "usage: $0 POINTS.csv OUT.png [PAPER.csv]" >&2; exit 2; }
+csv=$1 png=$2 paper=${3:-}
 bin=${SCPT_BIN:-$(cd "$(dirname "$0")/.." && pwd)}
 base=${png%.png}
 "$bin/fitcurve" --in "$csv" --out "$base.fit.json" --gnuplot "$base.gp"
@@ -20,8 +22,19 @@ while IFS= read -r m; do
 done < <(awk -F, 'NR > 1 && !/^#/ && NF >= 3 { print $1 }' "$csv" | awk '!seen[$0]++')
 tmp=$(mktemp "$base.XXXXXX.png")
 trap 'rm -f "$tmp"' EXIT
+paper_panel() {   # the published curve's constants, from the first line that is not a comment or the header
+    local c
+    c=$(grep -v '^#' "$paper" | sed -n 2p)
+    [ -n "$c" ] || { echo "plot_scaling.sh: $paper: no line of constants a,b1,r1,b2,r2,b3,r3" >&2; exit 1; }
+    echo "unset logscale x"
+    echo "set xlabel 'synthetic tokens (millions)'"
+    echo "set xrange [0:455]"
+    echo "set title 'the paper: EntiGraph CPT of Llama 3 8B, its fitted curve'"
+    IFS=, read -r a b1 r1 b2 r2 b3 r3 <<<"$c"
+    echo "plot $a - $b1*$r1**x - $b2*$r2**x - $b3*$r3**x with lines lc 3 title 'mixture of exponentials (paper)'"
+}
 {
-    echo "set terminal pngcairo size 900,600 noenhanced"
+    echo "set terminal pngcairo size $([ -n "$paper" ] && echo 1600 || echo 900),600 noenhanced"
     echo "set output '$tmp'"
     echo "set datafile separator ','"
     echo "set datafile commentschars '#'"
@@ -32,7 +45,9 @@ trap 'rm -f "$tmp"' EXIT
     echo "set grid"
     echo "set samples 400"
     echo "load '$base.gp'"
+    if [ -n "$paper" ]; then echo "set multiplot layout 1,2"; echo "set title 'this run'"; fi
     (IFS=,; echo "plot ${plots[*]}")
+    if [ -n "$paper" ]; then paper_panel; echo "unset multiplot"; fi
 } | gnuplot
 mv "$tmp" "$png"   # atomically in place
 trap - EXIT

@@ -52,6 +52,8 @@ static Preset presets(int i) {
     // tiny shapes with the real vocabularies: chat shards of `tokenize --chat`, servable by llama-server
     case 13: return (Preset){"tiny-gpt2-vocab", gpt2(50257, 256, 1, 2, 16)};
     case 14: return (Preset){"tiny-llama3-vocab", llama(128256, 256, 1, 2, 1, 16, 32, 1, 500000, 0)};
+    // gpt2-demo on the 2048-token vocabulary of scripts/miniature/bpe_train.js (make miniature)
+    case 15: return (Preset){"gpt2-miniature", gpt2(2048, 256, 4, 4, 128)};
     default: return (Preset){NULL, {0}};
     }
 }
