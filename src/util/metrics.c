@@ -1,5 +1,6 @@
 #include "metrics.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -28,8 +29,9 @@ static int drop_later_steps(const char *path, int step) {
 }
 
 int metrics_open(MetricsLog *log, const char *path, int keep_through_step) {
+    snprintf(log->path, sizeof log->path, "%s", path);
     if (keep_through_step >= 0 && drop_later_steps(path, keep_through_step) != 0) return -1;
-    log->f = fopen(path, "a");
+    log->f = fopen(path, keep_through_step >= 0 ? "a" : "w");
     if (!log->f) {
         scpt_set_error("%s: cannot open metrics file: %s", path, strerror(errno));
         return -1;
@@ -37,13 +39,23 @@ int metrics_open(MetricsLog *log, const char *path, int keep_through_step) {
     return 0;
 }
 
-void metrics_write(MetricsLog *log, const char *fmt, ...) {
+int metrics_write(MetricsLog *log, const char *fmt, ...) {
+    char line[4096];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(log->f, fmt, ap);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fputc('\n', log->f);
-    fflush(log->f);
+    cJSON *parsed = n > 0 && n < (int)sizeof line ? cJSON_Parse(line) : NULL;
+    cJSON_Delete(parsed);
+    if (!parsed) {
+        scpt_set_error("%s: refusing a metrics line that is not JSON: %.200s", log->path, line);
+        return -1;
+    }
+    if (fprintf(log->f, "%s\n", line) < 0 || fflush(log->f) != 0) {
+        scpt_set_error("%s: cannot write metrics: %s", log->path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 void metrics_close(MetricsLog *log) {
