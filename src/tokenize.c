@@ -427,8 +427,11 @@ int main(int argc, char **argv) {
                 n_train, n_train == 1 ? "" : "s", (long long)r.val_docs, (long long)r.val.total, n_val, n_val == 1 ? "" : "s");
         if (stale) fprintf(stderr, "tokenize: removed %d shard%s of an earlier run past the new last one\n", stale, stale == 1 ? "" : "s");
     }
-    if ((r.val_frac > 0 || r.val_tokens > 0) && r.val.total == 0)
-        fprintf(stderr, "tokenize: warning: the validation split is empty\n");
+    // an empty split is an error: `train --val` would find no shard; the train shards stay written
+    if (r.val_frac > 0 && r.val.total == 0)
+        die("the validation split is empty (%lld documents, none drawn by --val-frac %g): give --val-tokens N to "
+            "hold out the first N tokens instead",
+            (long long)r.docs, r.val_frac);
 
     for (int i = 0; i < r.n_slots; i++) {
         byte_buf_free(&r.slots[i].text);
