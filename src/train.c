@@ -259,10 +259,12 @@ static void log_validation(Run *r) {
 }
 
 static void format_duration(char *out, size_t n, double seconds) {
-    int s = (int)(seconds + 0.5);
-    if (s >= 3600) snprintf(out, n, "%dh%02dm", s / 3600, s / 60 % 60);
-    else if (s >= 60) snprintf(out, n, "%dm%02ds", s / 60, s % 60);
-    else snprintf(out, n, "%ds", s);
+    // whole hours stay a double: a long run's ETA may pass an int's range of seconds
+    double s = floor(seconds + 0.5);
+    int m = (int)fmod(floor(s / 60), 60), rest = (int)fmod(s, 60);
+    if (s >= 3600) snprintf(out, n, "%.0fh%02dm", floor(s / 3600), m);
+    else if (s >= 60) snprintf(out, n, "%dm%02ds", m, rest);
+    else snprintf(out, n, "%ds", rest);
 }
 
 // -1 naming `what` and the first tensor of `values` (the parameters or gradients, laid
@@ -463,9 +465,11 @@ static void die_diverged(Run *r, double loss, float norm) {
     int found = check_tensors(&r->model, r->model.params, what) != 0;
     snprintf(what, sizeof what, "step %d gradients", step);
     if (!found) found = check_tensors(&r->model, r->model.grads, what) != 0;
-    die("step %d: loss %f, gradient norm %f: training diverged; stopping without a checkpoint (%s). Lower --lr or "
-        "raise --eps, and resume from an earlier checkpoint",
-        step, loss, norm, found ? scpt_error() : "every parameter and gradient is finite on this rank");
+    char norm_s[48] = "";   // the norm is not computed when the loss is already bad
+    if (isfinite(loss)) snprintf(norm_s, sizeof norm_s, ", gradient norm %f", norm);
+    die("step %d: loss %f%s: training diverged; stopping without a checkpoint (%s). Lower --lr or raise --eps, and "
+        "resume from an earlier checkpoint",
+        step, loss, norm_s, found ? scpt_error() : "every parameter and gradient is finite on this rank");
 }
 
 // Trains to --steps; returns the exit status (128 + the signal when one stopped it).
