@@ -1,6 +1,7 @@
 // Checkpoints and the safetensors container: exact round trip, and every kind of bad
 // file rejected with an error naming it.
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "checkpoint.h"
 #include "metrics.h"
@@ -236,7 +237,11 @@ static void test_metrics(void) {
     CHECK(metrics_open(&log, mpath, -1) == 0, "%s", scpt_error());
     metrics_close(&log);
     CHECK(count_lines(mpath, "\"step\"") == 0, "a new run kept %d lines", count_lines(mpath, "\"step\""));
-    // a full disk
+    // a full disk; a resumed run leaves a device file in place
+    CHECK(metrics_open(&log, "/dev/full", 5) == 0, "%s", scpt_error());
+    metrics_close(&log);
+    struct stat sb;
+    CHECK(stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode), "/dev/full was replaced");
     CHECK(metrics_open(&log, "/dev/full", -1) == 0, "%s", scpt_error());
     CHECK(metrics_write(&log, "{\"step\": 1}") == -1 && strstr(scpt_error(), "/dev/full"), "a full disk went unnoticed");
     metrics_close(&log);

@@ -5,10 +5,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "util.h"
 
-// rewrites the file without the lines whose "step" is past `step`
+// rewrites the file without the lines whose "step" is past `step` (a regular file
+// only: a device such as /dev/null is never replaced)
 static int drop_later_steps(const char *path, int step) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) return 0;
     FILE *in = fopen(path, "r");
     if (!in) return errno == ENOENT ? 0 : (scpt_set_error("%s: %s", path, strerror(errno)), -1);
     AtomicFile out;
