@@ -37,6 +37,8 @@ train_libs := -lcjson
 # C test programs: test/<name>.c linked with the parts they exercise. Programs in
 # TESTS_F64 are built against the double-precision build of the model (build/f64).
 TESTS := test/test_layering.sh test_shard test_loader test_optim test_model test_checkpoint test_gradcheck test/test_train.sh
+# train under faults: NaN, corrupt checkpoints, signals, restarts, unwritable --out, full disk
+TESTS += test/test_train_faults.sh
 $(B)/test/test_shard: $(call objs,$(UTIL_PART) $(DATA_PART))
 $(B)/test/test_loader: $(call objs,$(UTIL_PART) $(DATA_PART))
 $(B)/test/test_optim: $(call objs,$(MODEL_PART) $(UTIL_PART))
@@ -346,8 +348,8 @@ test: deps
 # the suite again, built with AddressSanitizer and UndefinedBehaviorSanitizer
 # (its programs go to build/asan/bin: build/asan/<part>/ holds the objects)
 test-asan:
-	$(MAKE) B=build/asan BIN=build/asan/bin EXTRA_CFLAGS="-O2 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	        EXTRA_LDFLAGS="-fsanitize=address,undefined" asan-run
+	$(MAKE) B=build/asan BIN=build/asan/bin EXTRA_CFLAGS="-O2 -fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	        EXTRA_LDFLAGS="-fsanitize=address,undefined,float-cast-overflow" asan-run
 
 asan-run: all $(filter $(B)/test/%,$(test_commands)) $(addprefix $(B)/test/,$(TEST_HELPERS))
 	SCPT_BIN=$(BIN) SCPT_TESTS=$(B)/test SCPT_SANITIZED=1 test/run_tests.sh $(test_commands)

@@ -24,6 +24,7 @@ enum { STREAM_TRAIN = 0, STREAM_REPLAY = 1 };
 
 typedef struct {
     const char *train_glob;    // required
+    const char *train_flag;    // the flag errors about train_glob name (NULL: "--train")
     const char *replay_glob;   // NULL when there is no replay data
     float replay_frac;         // fraction of windows from replay, 0..1
     int B, T;

@@ -86,6 +86,7 @@ size_t model_param_count(const ModelConfig *cfg);       // elements of the flat 
 void model_create(Model *m, const ModelConfig *cfg);      // allocates params and grads (zeroed)
 void model_init_weights(Model *m, uint64_t seed);          // GPT-2 style normal init
 void model_reserve(Model *m, int B, int T);                // allocates activations for B x T
+size_t model_activation_count(const ModelConfig *cfg, int B, int T);   // elements model_reserve allocates, twice
 // Forward over inputs (B, T). With targets, returns the mean loss over positions with
 // a target >= 0 and leaves per-position losses in acts.losses, probabilities in
 // acts.logits; without, leaves the raw logits and returns 0.

@@ -29,7 +29,7 @@ __device__ inline SoftmaxStat block_softmax_stat(SoftmaxStat s) {
     return s;
 }
 
-// -log p is clamped at -log(1e-30) as the CPU twin clamps p
+// -log p is clamped at -log(1e-30) as the CPU twin clamps p (NaN is kept, as there)
 #define MAX_LOSS 69.07755279f
 
 __global__ void classifier_fused_kernel(float *losses, floatX *logits, const int *targets, float dloss, int V, int Vp,
@@ -49,8 +49,11 @@ __global__ void classifier_fused_kernel(float *losses, floatX *logits, const int
     }
     s = block_softmax_stat(s);
     float lse = s.max + logf(s.sum);
-    if (threadIdx.x == 0)
-        losses[n] = target >= 0 ? fminf(lse - __bfloat162float(row[target]), MAX_LOSS) : 0.0f;
+    if (threadIdx.x == 0) {
+        // a NaN (non-finite logits) stays NaN for the training loop to catch; fminf would drop it
+        float loss = target >= 0 ? lse - __bfloat162float(row[target]) : 0.0f;
+        losses[n] = loss > MAX_LOSS ? MAX_LOSS : loss;
+    }
     if (!backward) return;
     __syncthreads();   // every thread has read the target logit before it is overwritten
     for (int v = threadIdx.x * 8; v < Vp; v += blockDim.x * 8) {

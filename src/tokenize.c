@@ -528,8 +528,11 @@ int main(int argc, char **argv) {
     if (untrained)
         fprintf(stderr, "tokenize: warning: %lld conversation%s without an assistant turn: nothing in them is trained\n",
                 (long long)untrained, untrained == 1 ? "" : "s");
-    if ((r.val_frac > 0 || r.val_tokens > 0) && r.val.total == 0)
-        fprintf(stderr, "tokenize: warning: the validation split is empty\n");
+    // an empty split is an error: `train --val` would find no shard; the train shards stay written
+    if (r.val_frac > 0 && r.val.total == 0)
+        die("the validation split is empty (%lld documents, none drawn by --val-frac %g): give --val-tokens N to "
+            "hold out the first N tokens instead",
+            (long long)r.docs, r.val_frac);
 
     for (int i = 0; i < r.n_slots; i++) {
         byte_buf_free(&r.slots[i].text);

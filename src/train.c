@@ -2,10 +2,14 @@
 // replay token shards. With no arguments it trains a small GPT-2-vocabulary model
 // on the demo shards (data/demo, built by `make demo-data`).
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "args.h"
 #include "checkpoint.h"
 #include "comm.h"
@@ -124,6 +128,34 @@ static void checkpoint_path(char *out, size_t n, const char *dir, int step) {
     snprintf(out, n, "%s/ckpt_%08d.safetensors", dir, step);
 }
 
+// Removes the temporary files of checkpoint writes that a kill interrupted (a
+// checkpoint's size each), then checks that the directory takes new files, so an
+// unwritable --out fails now rather than at the first checkpoint.
+static void prepare_run_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) die("--out %s: %s", dir, strerror(errno));
+    int removed = 0;
+    double bytes = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int step, pid, end = 0;
+        if (sscanf(e->d_name, "ckpt_%d.safetensors.tmp.%d%n", &step, &pid, &end) != 2 || e->d_name[end]) continue;
+        char path[4096];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &sb) == 0 && unlink(path) == 0) removed++, bytes += sb.st_size;
+    }
+    closedir(d);
+    if (removed)
+        printf("removed %d temporary file%s (%.1f MB) of interrupted checkpoint writes in %s\n", removed,
+               removed == 1 ? "" : "s", bytes / 1e6, dir);
+    char probe[4096];
+    snprintf(probe, sizeof probe, "%s/write_test", dir);
+    AtomicFile f;
+    if (atomic_open(&f, probe) != 0) die("--out %s is not writable (%s)", dir, scpt_error());
+    atomic_abort(&f);
+}
+
 // saves (every rank takes part; rank 0 writes), then removes all but the newest
 // `keep` checkpoints of the run
 static void save_checkpoint(const TrainArgs *a, DataParallel *dp, GpuModel *gpu, Model *m, OptimizerState *opt,
@@ -159,6 +191,28 @@ static void check_same_run(const TrainState *saved, const TrainState *now, const
             "differs in %s, so it cannot continue the same trajectory",
             path, saved->batch, saved->seq_len, saved->grad_accum, saved->world, saved->replay_frac,
             (unsigned long long)saved->seed, what);
+}
+
+// The first SIGINT, SIGTERM or SIGHUP asks the run to stop after the current step,
+// with a checkpoint; a second one ends the process at once.
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) {
+    if (stop_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_signal = sig;
+    static const char msg[] = "\ntrain: stopping after this step with a checkpoint (a second signal stops at once)\n";
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) return;   // nothing to do about it here
+}
+
+static void catch_stop_signals(void) {
+    struct sigaction sa = {.sa_handler = on_stop_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; i++) sigaction(sigs[i], &sa, NULL);
 }
 
 // everything one training run holds
@@ -212,15 +266,51 @@ static float validation_loss(Run *r) {
 
 static void log_validation(Run *r) {
     float vl = validation_loss(r);
+    if (!isfinite(vl)) die("step %d: the validation loss is %f; stopping", r->state.step, vl);
     printf("step %5d | val loss %.4f\n", r->state.step, vl);
-    metrics_write(&r->metrics, "{\"step\": %d, \"val_loss\": %.6f}", r->state.step, vl);
+    if (metrics_write(&r->metrics, "{\"step\": %d, \"val_loss\": %.6f}", r->state.step, vl) != 0)
+        die("%s", scpt_error());
 }
 
 static void format_duration(char *out, size_t n, double seconds) {
-    int s = (int)(seconds + 0.5);
-    if (s >= 3600) snprintf(out, n, "%dh%02dm", s / 3600, s / 60 % 60);
-    else if (s >= 60) snprintf(out, n, "%dm%02ds", s / 60, s % 60);
-    else snprintf(out, n, "%ds", s);
+    // whole hours stay a double: a long run's ETA may pass an int's range of seconds
+    double s = floor(seconds + 0.5);
+    int m = (int)fmod(floor(s / 60), 60), rest = (int)fmod(s, 60);
+    if (s >= 3600) snprintf(out, n, "%.0fh%02dm", floor(s / 3600), m);
+    else if (s >= 60) snprintf(out, n, "%dm%02ds", m, rest);
+    else snprintf(out, n, "%ds", rest);
+}
+
+// -1 naming `what` and the first tensor of `values` (the parameters or gradients, laid
+// out as the model's) that holds a NaN or an infinity
+static int check_tensors(const Model *m, const real *values, const char *what) {
+    for (int i = 0; i < NUM_PARAM_TENSORS; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        if (t->size && tensor_check_values(values + t->offset, t->size, 0, what, t->name) != 0) return -1;
+    }
+    return 0;
+}
+
+// The CPU path's memory (parameters, gradients, AdamW moments, activations and
+// their gradients) against the machine's, before any of it is allocated.
+static void warn_if_over_memory(const ModelConfig *cfg, const TrainArgs *a, int world) {
+    double params = model_param_count(cfg), moments = a->zero ? 2 * params / world : 2 * params;
+    double need = sizeof(real) * (2 * params + moments + 2.0 * model_activation_count(cfg, a->batch, a->seq));
+    double have = (double)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE);
+    if (have > 0 && need > have)
+        fprintf(stderr, "train: warning: this run needs about %.1f GiB per process and the machine has %.1f GiB of "
+                "memory: lower --batch (raising --grad-accum keeps the tokens per step) or --seq\n",
+                need / (1 << 30), have / (1 << 30));
+}
+
+// A resumed run whose --steps differs from the one it was started with follows
+// another learning-rate schedule from here on: say so.
+static void note_changed_steps(const TrainState *saved, const TrainArgs *a, ScheduleKind kind) {
+    if (saved->total_steps == 0 || saved->total_steps == a->steps || kind == SCHEDULE_CONSTANT) return;
+    printf("note: this run was started with --steps %d; with --steps %d the learning-rate schedule (%s, warmup %d, "
+           "decay to step %d) differs from step %d on, so the result is not the one a %d-step run from the start "
+           "would give\n",
+           saved->total_steps, a->steps, a->schedule, a->warmup, a->steps, saved->step, a->steps);
 }
 
 // Builds the model (new, from --init, or resumed), the loaders and the metrics log.
@@ -241,6 +331,7 @@ static void run_setup(Run *r, int argc, char **argv) {
         die("%s", scpt_error());
     if (a->init && a->resume) die("--init and --resume exclude each other");
     if (make_dirs(a->out) != 0) die("%s", scpt_error());
+    if (rank == 0) prepare_run_dir(a->out);
     // A run directory that holds checkpoints is continued, as torchtitan does: a
     // rerun after a crash needs no flag, and a finished run is not overwritten.
     int step;
@@ -265,7 +356,9 @@ static void run_setup(Run *r, int argc, char **argv) {
     if (comm_choose_backend(a->comm, on_gpu, &backend) != 0 || comm_init(&r->comm, backend, &argc, &argv) != 0)
         die("%s", scpt_error());
     r->state = (TrainState){.seed = (uint64_t)a->seed, .batch = a->batch, .seq_len = a->seq,
-                            .grad_accum = a->grad_accum, .world = r->comm.world, .replay_frac = a->replay_frac};
+                            .grad_accum = a->grad_accum, .world = r->comm.world, .replay_frac = a->replay_frac,
+                            .total_steps = a->steps};
+    if (!on_gpu) warn_if_over_memory(&cfg, a, r->comm.world);
     model_create(&r->model, &cfg);
     if (dp_init(&r->dp, &r->comm, a->zero, r->model.num_params) != 0) die("%s", scpt_error());
     optimizer_init(&r->opt, r->dp.begin, r->dp.end);
@@ -276,8 +369,11 @@ static void run_setup(Run *r, int argc, char **argv) {
         saved.batch = a->batch, saved.world = r->comm.world;   // may differ at the same global batch
         r->state = saved;
         printf("resumed %s at step %d\n", resume_path, r->state.step);
+        note_changed_steps(&saved, a, r->sched.kind);
+        r->state.total_steps = a->steps;
     } else if (a->init) {
-        if (model_import_weights(a->init, &r->model) != 0) die("%s", scpt_error());
+        if (model_import_weights(a->init, &r->model) != 0 || check_tensors(&r->model, r->model.params, a->init) != 0)
+            die("%s", scpt_error());
         char *tok = model_tokenizer_path(a->init);
         printf("init %s | its tokenizer: %s\n", a->init, tok ? tok : "none beside it");
         free(tok);
@@ -307,10 +403,10 @@ static void run_setup(Run *r, int argc, char **argv) {
     r->have_val = a->val && a->val[0];
     if (r->have_val) {
         LoaderOptions vo = lo;
-        vo.train_glob = a->val;
+        vo.train_glob = a->val, vo.train_flag = "--val";
         vo.replay_frac = 0;
         vo.shuffle = 0;
-        if (loader_open(&r->val_loader, &vo) != 0) die("%s", scpt_error());
+        if (loader_open(&r->val_loader, &vo) != 0) die("%s (--val '' trains without validation)", scpt_error());
     }
     char metrics_path[4096];
     if (a->metrics) snprintf(metrics_path, sizeof metrics_path, "%s", a->metrics);
@@ -338,12 +434,13 @@ static void run_setup(Run *r, int argc, char **argv) {
     free(resume_path);
 }
 
-// one optimizer step: accumulate gradients over the micro-batches, clip, update.
+// One optimizer step: accumulate gradients over the micro-batches, clip, update.
 // The loss is the mean over the step's targets (all micro-batches, all ranks) that
 // the loss mask keeps, so every trained token weighs the same however a chat set's
 // mask spreads them: a micro-batch's mean is scaled by its share of them (1/grad_accum
-// without a mask), and one with none is skipped.
-static void train_step(Run *r, double *loss, float *norm, float *lr) {
+// without a mask), and one with none is skipped. Returns -1 when the loss or the
+// gradient norm is not finite (on the CPU before the update).
+static int train_step(Run *r, double *loss, float *norm, float *lr) {
     const TrainArgs *a = &r->args;
     int BT = a->batch * a->seq;
     if (r->gpu) gpu_model_zero_grad(r->gpu);
@@ -372,22 +469,46 @@ static void train_step(Run *r, double *loss, float *norm, float *lr) {
     }
     *lr = lr_at(&r->sched, r->state.step);
     *loss = total > 0 ? comm_sum(&r->comm, sum) / total : 0;
+    *norm = NAN;
+    if (!isfinite(*loss)) return -1;
     if (r->gpu) {
         *norm = gpu_model_update(r->gpu, &r->adam, *lr, r->state.step + 1, a->clip);
+        if (!isfinite(*norm)) return -1;
     } else {
         *norm = dp_reduce_gradients(&r->dp, &r->model, a->clip);
+        if (!isfinite(*norm)) return -1;
         optimizer_step(&r->model, &r->opt, &r->adam, *lr, r->state.step + 1);
         dp_share_parameters(&r->dp, &r->model);
     }
     r->state.step++;
     r->state.loader = loader_state(&r->train_loader);
+    return 0;
 }
 
-static void run_loop(Run *r) {
+// Stops a run whose loss or gradient norm went non-finite, naming the first tensor
+// that holds a bad value: a parameter when the weights are already broken, else a
+// gradient. Every rank gets here (loss and norm are global), as the download needs.
+static void die_diverged(Run *r, double loss, float norm) {
+    int step = r->state.step + 1;
+    char what[64];
+    if (r->gpu) gpu_model_download(r->gpu, &r->model, NULL);
+    snprintf(what, sizeof what, "step %d parameters", step);
+    int found = check_tensors(&r->model, r->model.params, what) != 0;
+    snprintf(what, sizeof what, "step %d gradients", step);
+    if (!found) found = check_tensors(&r->model, r->model.grads, what) != 0;
+    char norm_s[48] = "";   // the norm is not computed when the loss is already bad
+    if (isfinite(loss)) snprintf(norm_s, sizeof norm_s, ", gradient norm %f", norm);
+    die("step %d: loss %f%s: training diverged; stopping without a checkpoint (%s). Lower --lr or raise --eps, and "
+        "resume from an earlier checkpoint",
+        step, loss, norm_s, found ? scpt_error() : "every parameter and gradient is finite on this rank");
+}
+
+// Trains to --steps; returns the exit status (128 + the signal when one stopped it).
+static int run_loop(Run *r) {
     const TrainArgs *a = &r->args;
     if (r->state.step >= a->steps) {
         printf("the run is complete: step %d of %d\n", r->state.step, a->steps);
-        return;
+        return 0;
     }
     if (r->have_val && r->state.step == 0) log_validation(r);
     double run_start = wall_time(), timed_seconds = 0;
@@ -395,18 +516,18 @@ static void run_loop(Run *r) {
     while (r->state.step < a->steps) {
         double t0 = wall_time(), loss;
         float norm, lr;
-        train_step(r, &loss, &norm, &lr);
+        if (train_step(r, &loss, &norm, &lr) != 0) die_diverged(r, loss, norm);
         double dt = wall_time() - t0;
-        if (!isfinite(loss)) die("step %d: loss is %f; stopping (lower --lr?)", r->state.step, loss);
         if (steps_here++ > 0) timed_seconds += dt;   // the first step pays for allocation
         double per_step = steps_here > 1 ? timed_seconds / (steps_here - 1) : dt;
         double eta = per_step * (a->steps - r->state.step);
-        double tok_s = r->tokens_per_step / dt;
-        metrics_write(&r->metrics,
-                      "{\"step\": %d, \"loss\": %.6f, \"lr\": %.6e, \"grad_norm\": %.6f, \"step_ms\": %.2f, "
-                      "\"tokens_per_s\": %.1f, \"tokens\": %ld, \"elapsed_s\": %.2f}",
-                      r->state.step, loss, lr, norm, 1e3 * dt, tok_s, r->tokens_per_step * r->state.step,
-                      wall_time() - run_start);
+        double tok_s = dt > 0 ? r->tokens_per_step / dt : 0;
+        if (metrics_write(&r->metrics,
+                          "{\"step\": %d, \"loss\": %.6f, \"lr\": %.6e, \"grad_norm\": %.6f, \"step_ms\": %.2f, "
+                          "\"tokens_per_s\": %.1f, \"tokens\": %ld, \"elapsed_s\": %.2f}",
+                          r->state.step, loss, lr, norm, 1e3 * dt, tok_s, r->tokens_per_step * r->state.step,
+                          wall_time() - run_start) != 0)
+            die("%s", scpt_error());
         if (r->state.step % a->log_every == 0 || r->state.step == a->steps) {
             char eta_s[32];
             format_duration(eta_s, sizeof eta_s, eta);
@@ -421,12 +542,21 @@ static void run_loop(Run *r) {
             if (r->gpu) gpu_model_download(r->gpu, &r->model, NULL);   // QA scores on the CPU copy
             if (train_qa_log(&r->qa, &r->model, &r->metrics, r->state.step) != 0) die("%s", scpt_error());
         }
-        if (last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0))
-            save_checkpoint(a, &r->dp, r->gpu, &r->model, &r->opt, &r->state);
+        int saved = last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0);
+        if (saved) save_checkpoint(a, &r->dp, r->gpu, &r->model, &r->opt, &r->state);
+        // every rank stops at the same step, whichever of them got the signal
+        if (!last && comm_sum(&r->comm, stop_signal != 0) > 0) {
+            if (!saved) save_checkpoint(a, &r->dp, r->gpu, &r->model, &r->opt, &r->state);
+            int sig = stop_signal ? stop_signal : SIGTERM;
+            printf("stopped by signal %d (%s) at step %d of %d with a checkpoint; the same command continues the run\n",
+                   sig, strsignal(sig), r->state.step, a->steps);
+            return 128 + sig;
+        }
     }
     if (steps_here > 1)
         printf("done: %d steps, mean %.1f ms/step, %.0f tokens/s\n", r->state.step,
                1e3 * timed_seconds / (steps_here - 1), r->tokens_per_step * (steps_here - 1) / timed_seconds);
+    return 0;
 }
 
 static void run_free(Run *r) {
@@ -447,8 +577,9 @@ static void run_free(Run *r) {
 int main(int argc, char **argv) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     static Run run;
+    catch_stop_signals();
     run_setup(&run, argc, argv);
-    run_loop(&run);
+    int status = run_loop(&run);
     run_free(&run);
-    return 0;
+    return status;
 }

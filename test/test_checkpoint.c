@@ -1,8 +1,10 @@
 // Checkpoints and the safetensors container: exact round trip, and every kind of bad
 // file rejected with an error naming it.
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "checkpoint.h"
+#include "metrics.h"
 #include "safetensors.h"
 #include "test.h"
 
@@ -145,12 +147,115 @@ static void test_half_precision(void) {
     st_close(&st);
 }
 
+// A value no training can produce (one flipped exponent bit makes a NaN of a weight
+// near 1) is refused on load, naming the file and tensor.
+static void expect_bad_value(int which, real value, const char *tensor) {
+    Model m;
+    OptimizerState o;
+    make_model(&m, &o, "tiny-llama");
+    const ParamTensor *t = &m.tensors[P_LNFW];
+    real *slot = (which == 0 ? m.params : which == 1 ? o.m : o.v) + t->offset + 3;
+    *slot = value;
+    snprintf(path, sizeof path, "%s/badvalue.safetensors", dir);
+    CHECK(checkpoint_save(path, &m, &o, NULL) == 0, "%s", scpt_error());
+    *slot = 0;
+    CHECK(checkpoint_load(path, &m, &o, NULL) == -1, "%s with %g loaded", tensor, (double)value);
+    CHECK(strstr(scpt_error(), path) && strstr(scpt_error(), tensor) && strstr(scpt_error(), "element 3"), "%s",
+          scpt_error());
+    optimizer_free(&o);
+    model_free(&m);
+}
+
+static void test_bad_values(void) {
+    expect_bad_value(0, NAN, "'model.lnfw'");
+    expect_bad_value(0, -INFINITY, "'model.lnfw'");
+    expect_bad_value(1, INFINITY, "'adam_m.lnfw'");
+    expect_bad_value(2, -1e-12f, "'adam_v.lnfw'");
+    expect_bad_value(2, NAN, "'adam_v.lnfw'");
+}
+
+// writes a checkpoint whose scpt.config is `config` and returns checkpoint_read_config's result
+static int read_config_json(const char *config) {
+    snprintf(path, sizeof path, "%s/config.safetensors", dir);
+    real x = 0;
+    StWriteTensor t = {"x", ST_F32, 1, {1}, &x};
+    const char *meta[4] = {"format", "scpt-checkpoint-v1", "scpt.config", config};
+    CHECK(st_write(path, &t, 1, meta, 2) == 0, "%s", scpt_error());
+    ModelConfig cfg;
+    return checkpoint_read_config(path, &cfg);
+}
+
+static void test_bad_config(void) {
+    const char *fmt = "{\"arch\": \"gpt2\", \"vocab_size\": 100, \"padded_vocab_size\": 128, \"max_seq_len\": 32, "
+                      "\"n_layer\": %s, \"n_head\": %s, \"n_kv_head\": 4, \"n_embd\": 32, \"ffn_hidden\": 128, "
+                      "\"tied_embeddings\": 1, \"norm_eps\": 1e-5, \"rope_theta\": 0, \"rope_scale\": 0, "
+                      "\"rope_low_freq_factor\": 0, \"rope_high_freq_factor\": 0, \"rope_original_context\": 0}";
+    char json[1024];
+    snprintf(json, sizeof json, fmt, "2", "4");
+    CHECK(read_config_json(json) == 0, "a good config refused: %s", scpt_error());
+    // a number outside int's range is refused before it is converted (UB otherwise)
+    const char *bad[] = {"1e300", "-1e300", "2147483648", "2.5", "-1"};
+    for (int i = 0; i < 5; i++) {
+        snprintf(json, sizeof json, fmt, bad[i], "4");
+        CHECK(read_config_json(json) == -1 && strstr(scpt_error(), path) && strstr(scpt_error(), "'n_layer'"),
+              "n_layer %s: %s", bad[i], scpt_error());
+    }
+    // the model's own complaint reaches the message whole, after the file's name
+    snprintf(json, sizeof json, fmt, "2", "5");
+    CHECK(read_config_json(json) == -1, "n_head 5 of 32 channels accepted");
+    char expect[400];
+    snprintf(expect, sizeof expect, "%s: invalid model config: n_embd is not a multiple of n_head", path);
+    CHECK(strstr(scpt_error(), expect) != NULL, "'%s' lacks '%s'", scpt_error(), expect);
+}
+
+static int count_lines(const char *file, const char *needle) {
+    FILE *f = fopen(file, "r");
+    char line[256];
+    int n = 0;
+    while (f && fgets(line, sizeof line, f)) n += strstr(line, needle) != NULL;
+    if (f) fclose(f);
+    return n;
+}
+
+// metrics.jsonl: JSON lines only, no step twice across restarts, write errors reported
+static void test_metrics(void) {
+    char mpath[320];
+    snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", dir);
+    MetricsLog log;
+    CHECK(metrics_open(&log, mpath, -1) == 0, "%s", scpt_error());
+    for (int step = 1; step <= 3; step++) CHECK(metrics_write(&log, "{\"step\": %d, \"loss\": %.2f}", step, 1.0) == 0, "%s", scpt_error());
+    CHECK(metrics_write(&log, "{\"step\": %d, \"loss\": %f}", 4, (double)NAN) == -1 && strstr(scpt_error(), "not JSON"),
+          "a NaN line accepted: %s", scpt_error());
+    CHECK(metrics_write(&log, "{\"step\": %d, \"loss\": %f}", 4, (double)-INFINITY) == -1, "an -inf line accepted");
+    metrics_close(&log);
+    CHECK(count_lines(mpath, "\"step\"") == 3 && count_lines(mpath, "nan") == 0 && count_lines(mpath, "inf") == 0,
+          "metrics file holds %d lines", count_lines(mpath, "\"step\""));
+    // a resumed run keeps steps up to its checkpoint's; a new run starts empty
+    CHECK(metrics_open(&log, mpath, 2) == 0, "%s", scpt_error());
+    metrics_close(&log);
+    CHECK(count_lines(mpath, "\"step\"") == 2, "resume at step 2 kept %d lines", count_lines(mpath, "\"step\""));
+    CHECK(metrics_open(&log, mpath, -1) == 0, "%s", scpt_error());
+    metrics_close(&log);
+    CHECK(count_lines(mpath, "\"step\"") == 0, "a new run kept %d lines", count_lines(mpath, "\"step\""));
+    // a full disk; a resumed run leaves a device file in place
+    CHECK(metrics_open(&log, "/dev/full", 5) == 0, "%s", scpt_error());
+    metrics_close(&log);
+    struct stat sb;
+    CHECK(stat("/dev/full", &sb) == 0 && S_ISCHR(sb.st_mode), "/dev/full was replaced");
+    CHECK(metrics_open(&log, "/dev/full", -1) == 0, "%s", scpt_error());
+    CHECK(metrics_write(&log, "{\"step\": 1}") == -1 && strstr(scpt_error(), "/dev/full"), "a full disk went unnoticed");
+    metrics_close(&log);
+}
+
 int main(void) {
     if (!mkdtemp(dir)) return 1;
     RUN_TEST(test_round_trip);
     RUN_TEST(test_mismatched_model);
     RUN_TEST(test_bad_safetensors);
     RUN_TEST(test_half_precision);
+    RUN_TEST(test_bad_values);
+    RUN_TEST(test_bad_config);
+    RUN_TEST(test_metrics);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) return 1;

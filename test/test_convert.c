@@ -264,6 +264,8 @@ static void test_bad_hf(void) {
     CHECK_IMPORT_FAILS(dir, "config.json", "model_type 'bert' is not supported");
     write_file(config, "{\"model_type\": \"llama\", \"vocab_size\": 10}");
     CHECK_IMPORT_FAILS(dir, "config.json", "max_position_embeddings");
+    write_file(config, "{\"model_type\": \"llama\", \"vocab_size\": 1e300}");   // checked before (int) overflows
+    CHECK_IMPORT_FAILS(dir, "config.json", "'vocab_size' is 1e+300; expected a whole number");
     write_file(config, "not json");
     CHECK_IMPORT_FAILS(dir, "config.json", "not a JSON object");
     write_file(config, good);

@@ -62,6 +62,10 @@ static void test_bad_input(void) {
                  "{\"article_id\": 1, \"article\": \"<p>x</p>\", \"question1\": \"q?\", \"question1option1\": \"a\","
                  " \"question1option2\": \"b\", \"question1_gold_label\": 3}\n",
                  "question1 gold label is not 1..2");
+    expect_error("hugegold.jsonl",   // range-checked before the conversion, which 1e300 overflows
+                 "{\"article_id\": 1, \"article\": \"<p>x</p>\", \"question1\": \"q?\", \"question1option1\": \"a\","
+                 " \"question1option2\": \"b\", \"question1_gold_label\": 1e300}\n",
+                 "question1 gold label is not 1..2");
     expect_error("badarticle.jsonl", "{\"article_id\": 1, \"article\": [\"<p>\", 5]}\n",
                  "neither a string nor a list of strings");
     Corpus c;

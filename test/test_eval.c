@@ -33,6 +33,8 @@ static void test_simple_reader_and_errors(void) {
         {"{\"question\": \"q\", \"options\": [\"a\", \"b\"], \"answer\": 0}\n{\"options\": [\"a\", \"b\"], \"answer\": 0}\n",
          "bad.jsonl:2: no \"question\""},
         {"{\"question\": \"q\", \"options\": [\"a\", \"b\"], \"answer\": 2}\n", "bad.jsonl:1: answer 2 out of range 0..1"},
+        // checked before any conversion to int (outside its range that is undefined)
+        {"{\"question\": \"q\", \"options\": [\"a\", \"b\"], \"answer\": -1e300}\n", "bad.jsonl:1: answer -1e+300 out of range"},
         {"{\"question\": \"q\", \"options\": [\"a\"], \"answer\": 0}\n", "bad.jsonl:1: \"options\" must be"},
         {"{\"question\": \"q\", \"options\": [\"a\", \"b\"]}\n", "bad.jsonl:1: no integer \"answer\""},
         {"{\"question\": \"q\", \"options\": [\"a\", 3], \"answer\": 0}\n", "bad.jsonl:1: option 2 is not a string"},

@@ -1,6 +1,7 @@
 // The float model: loss at initialisation, overfitting one batch, results that do
 // not depend on the thread count.
 #include <omp.h>
+#include "layers.h"
 #include "model.h"
 #include "optim.h"
 #include "rng.h"
@@ -133,10 +134,24 @@ static void test_presets(void) {
     model_free(&m);
 }
 
+// A NaN logit makes the loss NaN, which the training loop stops on; the clamp that
+// keeps an underflowed probability's loss finite must not hide it (it once read 69.08).
+static void test_nan_logits_give_nan_loss(void) {
+    enum { V = 5, VP = 8 };
+    real logits[2 * VP] = {0.1f, 0.2f, NAN, 0.3f, 0.4f, 0, 0, 0, 1e4f, 0, 0, 0, 0, 0, 0, 0};
+    int targets[2] = {1, 1};
+    real losses[2];
+    classifier_forward(losses, logits, targets, 2, V, VP);
+    CHECK(isnan(losses[0]), "a NaN logit gave loss %g", (double)losses[0]);
+    // the underflowed probability of row 2 is still clamped at -log(1e-30)
+    CHECK_NEAR(losses[1], 69.0776, 1e-3, "underflowed softmax loss");
+}
+
 int main(void) {
     RUN_TEST(test_presets);
     RUN_TEST(test_initial_loss);
     RUN_TEST(test_overfit_one_batch);
     RUN_TEST(test_thread_invariance);
+    RUN_TEST(test_nan_logits_give_nan_loss);
     return test_summary();
 }

@@ -230,6 +230,16 @@ static void test_errors(void) {
     CHECK(tokenize("--val-frac 1.5 --out e a.txt") == 1 && stderr_has("--val-frac"), "bad --val-frac");
 }
 
+// --val-frac on a corpus too small for any document to be drawn: an error that points
+// to --val-tokens, not a warning followed by `train --val` finding no shard
+static void test_empty_val_split(void) {
+    write_file("two.jsonl", "{\"text\": \"one small document\"}\n{\"text\": \"and another\"}\n", 55);
+    CHECK(tokenize("--val-frac 0.01 --out v two.jsonl") == 1 && stderr_has("validation split is empty") &&
+              stderr_has("--val-tokens"),
+          "an empty validation split passed");
+    CHECK(tokenize("--val-tokens 3 --out v two.jsonl") == 0, "--val-tokens on the same corpus failed");
+}
+
 int main(void) {
     if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
     if (access("./tokenize", X_OK) != 0) {
@@ -245,6 +255,7 @@ int main(void) {
     RUN_TEST(test_jsonl_and_llama3);
     RUN_TEST(test_threads_and_shards);
     RUN_TEST(test_errors);
+    RUN_TEST(test_empty_val_split);
     tokenizer_free(gpt2);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

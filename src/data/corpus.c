@@ -174,7 +174,8 @@ static char *field_text(const cJSON *obj, const char *key) {
     if (cJSON_IsString(v)) return xstrdup(v->valuestring);
     if (cJSON_IsNumber(v)) {
         char num[64];
-        if (v->valuedouble == (double)(long long)v->valuedouble)
+        double x = v->valuedouble;   // converted only inside long long's range
+        if (x > -0x1p63 && x < 0x1p63 && x == (double)(long long)x)
             snprintf(num, sizeof num, "%lld", (long long)v->valuedouble);
         else
             snprintf(num, sizeof num, "%.17g", v->valuedouble);
@@ -232,7 +233,8 @@ static void add_question(Document *d, Question q) {
 static int parse_gold(const cJSON *v, int n_options, int *gold) {
     *gold = -1;
     if (!v || cJSON_IsNull(v)) return 0;
-    long g = cJSON_IsNumber(v) ? (long)v->valuedouble
+    // a number is range-checked before it is converted (out of long's range it does not)
+    long g = cJSON_IsNumber(v) ? (v->valuedouble >= 1 && v->valuedouble <= n_options ? (long)v->valuedouble : 0)
              : cJSON_IsString(v) ? strtol(v->valuestring, NULL, 10) : 0;
     if (g < 1 || g > n_options) return -1;
     *gold = (int)g - 1;

@@ -117,7 +117,8 @@ int loader_open(DataLoader *l, const LoaderOptions *opt) {
         scpt_set_error("--replay-frac %g needs --replay shards", opt->replay_frac);
         return -1;
     }
-    if (opt->replay_frac < 1 && stream_open(&l->streams[STREAM_TRAIN], opt->train_glob, opt, "--train") != 0) {
+    if (opt->replay_frac < 1 && stream_open(&l->streams[STREAM_TRAIN], opt->train_glob, opt,
+                                          opt->train_flag ? opt->train_flag : "--train") != 0) {
         loader_close(l);
         return -1;
     }

@@ -23,9 +23,9 @@ int train_qa_log(TrainQA *t, Model *m, MetricsLog *metrics, int step) {
     double n = r.n ? r.n : 1;
     printf("step %5d | qa acc %.4f | acc_norm %.4f | %d questions in %.1f s\n", step, r.correct / n,
            r.correct_norm_byte / n, r.n, wall_time() - t0);
-    metrics_write(metrics, "{\"step\": %d, \"qa_acc\": %.6f, \"qa_acc_norm\": %.6f, \"qa_acc_norm_tok\": %.6f, \"qa_n\": %d}",
-                  step, r.correct / n, r.correct_norm_byte / n, r.correct_norm_tok / n, r.n);
-    return 0;
+    return metrics_write(metrics,
+                         "{\"step\": %d, \"qa_acc\": %.6f, \"qa_acc_norm\": %.6f, \"qa_acc_norm_tok\": %.6f, \"qa_n\": %d}",
+                         step, r.correct / n, r.correct_norm_byte / n, r.correct_norm_tok / n, r.n);
 }
 
 void train_qa_close(TrainQA *t) {

@@ -17,8 +17,9 @@ void classifier_forward(real *losses, real *logits, const int *targets, int N, i
         for (int v = V; v < Vp; v++) p[v] = 0;
         int t = targets ? targets[n] : -1;
         // -log p computed from the normalised probability; tiny p is clamped so an
-        // underflowed softmax gives a large finite loss rather than inf
-        losses[n] = t >= 0 ? -log(p[t] > (real)1e-30 ? p[t] : (real)1e-30) : 0;
+        // underflowed softmax gives a large finite loss rather than inf, while a NaN
+        // (from non-finite logits) stays NaN for the training loop to catch
+        losses[n] = t >= 0 ? -log(p[t] < (real)1e-30 ? (real)1e-30 : p[t]) : 0;
     }
 }
 

@@ -122,6 +122,11 @@ static size_t layout_activations(Activations *a, real *base, const ModelConfig *
     return total;
 }
 
+size_t model_activation_count(const ModelConfig *c, int B, int T) {
+    Activations a;
+    return layout_activations(&a, NULL, c, B, T);
+}
+
 void model_reserve(Model *m, int B, int T) {
     const ModelConfig *c = &m->config;
     if (T > c->max_seq_len) die("sequence length %d exceeds the model's maximum of %d", T, c->max_seq_len);

@@ -15,10 +15,13 @@
 static _Thread_local char error_message[1024];
 
 void scpt_set_error(const char *fmt, ...) {
+    // formatted aside first: the arguments may include scpt_error() itself, to prefix it
+    char message[sizeof error_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(error_message, sizeof error_message, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    memcpy(error_message, message, sizeof message);
 }
 
 const char *scpt_error(void) { return error_message; }

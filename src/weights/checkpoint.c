@@ -3,6 +3,8 @@
 #include "checkpoint.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "safetensors.h"
@@ -48,6 +50,14 @@ static int get_number(const cJSON *o, const char *key, double *out, const char *
     return 0;
 }
 
+// a number field that must be a whole number in [0, max], checked before it is
+// converted (a double outside the integer's range does not convert)
+static int check_whole(double v, double max, const char *key, const char *path) {
+    if (v >= 0 && v <= max && v == floor(v)) return 0;
+    scpt_set_error("%s: checkpoint metadata '%s' is %g; expected a whole number in [0, %.0f]", path, key, v, max);
+    return -1;
+}
+
 static int parse_config(const char *json, ModelConfig *c, const char *path) {
     cJSON *o = json ? cJSON_Parse(json) : NULL;
     const cJSON *arch = cJSON_GetObjectItemCaseSensitive(o, "arch");
@@ -68,8 +78,11 @@ static int parse_config(const char *json, ModelConfig *c, const char *path) {
                             "n_kv_head", "n_embd", "ffn_hidden", "tied_embeddings", "norm_eps",
                             "rope_theta", "rope_scale", "rope_low_freq_factor", "rope_high_freq_factor",
                             "rope_original_context"};
-    for (int i = 0; i < 15; i++)
+    for (int i = 0; i < 15; i++) {
         if (get_number(o, keys[i], &v[i], path) != 0) goto done;
+        int is_float = i >= 9 && i <= 13;   // norm_eps .. rope_high_freq_factor
+        if (!is_float && check_whole(v[i], INT_MAX, keys[i], path) != 0) goto done;
+    }
     c->vocab_size = (int)v[0], c->padded_vocab_size = (int)v[1], c->max_seq_len = (int)v[2];
     c->n_layer = (int)v[3], c->n_head = (int)v[4], c->n_kv_head = (int)v[5], c->n_embd = (int)v[6];
     c->ffn_hidden = (int)v[7], c->tied_embeddings = (int)v[8], c->norm_eps = (float)v[9];
@@ -99,6 +112,7 @@ static char *state_json(const TrainState *s) {
     cJSON_AddNumberToObject(o, "grad_accum", s->grad_accum);
     cJSON_AddNumberToObject(o, "world", s->world);
     cJSON_AddNumberToObject(o, "replay_frac", s->replay_frac);
+    cJSON_AddNumberToObject(o, "total_steps", s->total_steps);
     char *str = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return str;
@@ -115,8 +129,17 @@ static int parse_state(const char *json, TrainState *s, const char *path) {
         scpt_set_error("%s: checkpoint has no training state (a weights-only file cannot be resumed)", path);
         goto done;
     }
-    for (int i = 0; i < 9; i++)
+    for (int i = 0; i < 9; i++) {
         if (get_number(o, keys[i], &v[i], path) != 0) goto done;
+        // the loader counters are int64 but exact in a double only up to 2^53
+        if (i < 8 && check_whole(v[i], i >= 1 && i <= 3 ? 0x1p53 : INT_MAX, keys[i], path) != 0) goto done;
+    }
+    // total_steps came later: 0 (unknown) in older checkpoints
+    double total = 0;
+    if (cJSON_GetObjectItemCaseSensitive(o, "total_steps") &&
+        (get_number(o, "total_steps", &total, path) != 0 || check_whole(total, INT_MAX, "total_steps", path) != 0))
+        goto done;
+    s->total_steps = (int)total;
     s->seed = strtoull(seed->valuestring, NULL, 10);
     s->step = (int)v[0];
     s->loader = (LoaderState){(int64_t)v[1], {(int64_t)v[2], (int64_t)v[3]}};
@@ -194,7 +217,21 @@ static int load_tensor(const SafeTensors *st, const char *prefix, const ParamTen
         return -1;
     }
     memcpy(dst, s->data, s->nbytes);
-    return 0;
+    // a corrupt value (one flipped exponent bit is enough) would train to NaN weights
+    return tensor_check_values(dst, t->size, strcmp(prefix, "adam_v.") == 0, st->path, name);
+}
+
+int tensor_check_values(const real *x, size_t n, int nonnegative, const char *path, const char *name) {
+    size_t bad = 0, first = n;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]) || (nonnegative && x[i] < 0)) {
+            if (bad++ == 0) first = i;
+        }
+    if (bad == 0) return 0;
+    scpt_set_error("%s: tensor '%s' holds %zu bad value%s (the first, element %zu, is %g; expected %s)", path,
+                   name, bad, bad == 1 ? "" : "s", first, (double)x[first],
+                   nonnegative ? "finite and >= 0" : "finite");
+    return -1;
 }
 
 int checkpoint_load(const char *path, Model *m, OptimizerState *opt, TrainState *state) {

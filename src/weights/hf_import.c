@@ -36,6 +36,15 @@ static int json_number(const cJSON *o, const char *key, double dflt, double *out
     return -1;
 }
 
+// a size field: a whole number, range-checked before it is converted to int (a double
+// outside int's range does not convert); the bound leaves room for 4 * n_embd
+static int json_size(const cJSON *o, const char *key, double dflt, double *out, const char *path) {
+    if (json_number(o, key, dflt, out, path) != 0) return -1;
+    if (*out >= 0 && *out <= (1 << 29) && *out == (double)(int)*out) return 0;
+    scpt_set_error("%s: '%s' is %g; expected a whole number in [0, %d]", path, key, *out, 1 << 29);
+    return -1;
+}
+
 static int parse_hf_config(const cJSON *o, ModelConfig *c, const char *path) {
     const double REQUIRED = __builtin_nan("");
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "model_type");
@@ -47,9 +56,9 @@ static int parse_hf_config(const cJSON *o, ModelConfig *c, const char *path) {
     double v[12] = {0};
     if (strcmp(type->valuestring, "gpt2") == 0) {
         c->arch = ARCH_GPT2;
-        if (json_number(o, "vocab_size", REQUIRED, &v[0], path) || json_number(o, "n_positions", REQUIRED, &v[1], path) ||
-            json_number(o, "n_layer", REQUIRED, &v[2], path) || json_number(o, "n_head", REQUIRED, &v[3], path) ||
-            json_number(o, "n_embd", REQUIRED, &v[4], path) || json_number(o, "n_inner", 0, &v[5], path) ||
+        if (json_size(o, "vocab_size", REQUIRED, &v[0], path) || json_size(o, "n_positions", REQUIRED, &v[1], path) ||
+            json_size(o, "n_layer", REQUIRED, &v[2], path) || json_size(o, "n_head", REQUIRED, &v[3], path) ||
+            json_size(o, "n_embd", REQUIRED, &v[4], path) || json_size(o, "n_inner", 0, &v[5], path) ||
             json_number(o, "layer_norm_epsilon", 1e-5, &v[6], path))
             return -1;
         c->n_kv_head = (int)v[3];
@@ -57,14 +66,14 @@ static int parse_hf_config(const cJSON *o, ModelConfig *c, const char *path) {
         c->tied_embeddings = 1;
     } else if (strcmp(type->valuestring, "llama") == 0) {
         c->arch = ARCH_LLAMA;
-        if (json_number(o, "vocab_size", REQUIRED, &v[0], path) ||
-            json_number(o, "max_position_embeddings", REQUIRED, &v[1], path) ||
-            json_number(o, "num_hidden_layers", REQUIRED, &v[2], path) ||
-            json_number(o, "num_attention_heads", REQUIRED, &v[3], path) ||
-            json_number(o, "hidden_size", REQUIRED, &v[4], path) ||
-            json_number(o, "intermediate_size", REQUIRED, &v[5], path) ||
+        if (json_size(o, "vocab_size", REQUIRED, &v[0], path) ||
+            json_size(o, "max_position_embeddings", REQUIRED, &v[1], path) ||
+            json_size(o, "num_hidden_layers", REQUIRED, &v[2], path) ||
+            json_size(o, "num_attention_heads", REQUIRED, &v[3], path) ||
+            json_size(o, "hidden_size", REQUIRED, &v[4], path) ||
+            json_size(o, "intermediate_size", REQUIRED, &v[5], path) ||
             json_number(o, "rms_norm_eps", 1e-6, &v[6], path) || json_number(o, "rope_theta", 10000, &v[7], path) ||
-            json_number(o, "num_key_value_heads", v[3], &v[8], path) ||
+            json_size(o, "num_key_value_heads", v[3], &v[8], path) ||
             json_number(o, "head_dim", v[4] / (v[3] > 0 ? v[3] : 1), &v[9], path))
             return -1;
         c->n_kv_head = (int)v[8];
@@ -92,7 +101,7 @@ static int parse_hf_config(const cJSON *o, ModelConfig *c, const char *path) {
             double f, lo, hi, orig;
             if (json_number(rs, "factor", REQUIRED, &f, path) || json_number(rs, "low_freq_factor", REQUIRED, &lo, path) ||
                 json_number(rs, "high_freq_factor", REQUIRED, &hi, path) ||
-                json_number(rs, "original_max_position_embeddings", REQUIRED, &orig, path))
+                json_size(rs, "original_max_position_embeddings", REQUIRED, &orig, path))
                 return -1;
             c->rope_scale = (float)f;
             c->rope_low_freq_factor = (float)lo;
