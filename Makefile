@@ -35,7 +35,7 @@ train_libs := -lcjson
 # ---- tests --------------------------------------------------------------------
 # C test programs: test/<name>.c linked with the parts they exercise. Programs in
 # TESTS_F64 are built against the double-precision build of the model (build/f64).
-TESTS := test_shard test_loader test_optim test_model test_checkpoint test_gradcheck test/test_train.sh
+TESTS := test_shard test_loader test_optim test_model test_checkpoint test_gradcheck test/test_train.sh test/test_cli.sh
 $(B)/test/test_shard: $(call objs,$(UTIL_PART) $(DATA_PART))
 $(B)/test/test_loader: $(call objs,$(UTIL_PART) $(DATA_PART))
 $(B)/test/test_optim: $(call objs,$(MODEL_PART) $(UTIL_PART))
@@ -66,7 +66,7 @@ SCPT_CACHE ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/scpt
 .PHONY: demo-data bench-tokenizer
 demo-data: $(BIN)/tokenize
 	@test -f $(SCPT_CACHE)/brown/brown.jsonl || { echo "demo-data: $(SCPT_CACHE)/brown/brown.jsonl is missing: run scripts/setup --deps-only"; exit 1; }
-	$(BIN)/tokenize --vocab gpt2 --val-frac 0.05 --out data/demo/brown $(SCPT_CACHE)/brown/brown.jsonl
+	$(BIN)/tokenize --force --vocab gpt2 --val-frac 0.05 --out data/demo/brown $(SCPT_CACHE)/brown/brown.jsonl
 bench-tokenizer: $(B)/dev/bench_tokenizer
 	dev/bench_tokenizer.sh
 

@@ -6,12 +6,13 @@
 // is bounded by the batches in flight (plus the longest JSONL line, or a
 // document with no safe cut point in it).
 #define _GNU_SOURCE
-#include <getopt.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "args.h"
 #include "shard.h"
 #include "tokenize_input.h"
 #include "tokenizer.h"
@@ -109,17 +110,19 @@ static int stream_finish(ShardStream *s) {
     return s->index;
 }
 
-// Removes shards of an earlier run numbered past this run's last one, so the
-// prefix never mixes two runs.
-static int remove_stale(const ShardStream *s) {
-    int removed = 0;
-    for (int i = s->index;; i++) {
+// Shards of an earlier run at this prefix (numbered from 0 on); with `remove`
+// they are deleted. Run before writing, so the prefix never mixes two runs, not
+// even after a failure part-way.
+static int earlier_shards(const ShardStream *s, int remove) {
+    int n = 0;
+    for (;; n++) {
         char path[4096];
-        shard_path(s, i, path, sizeof path);
-        if (unlink(path) != 0) break;
-        removed++;
+        struct stat st;
+        shard_path(s, n, path, sizeof path);
+        if (stat(path, &st) != 0) break;
+        if (remove && unlink(path) != 0) die("%s: cannot remove: %s", path, strerror(errno));
     }
-    return removed;
+    return n;
 }
 
 // ---- document split ---------------------------------------------------------
@@ -283,35 +286,6 @@ static void progress_show(Progress *p, const Run *r, int final) {
 
 // ---- main --------------------------------------------------------------------
 
-static void usage(void) {
-    fprintf(stderr,
-            "usage: tokenize --out PREFIX [options] INPUT...\n"
-            "Writes PREFIX_train_000000.bin, ... (and PREFIX_val_*.bin with a validation split):\n"
-            "every document preceded by the separator token (<|endoftext|> / <|end_of_text|>).\n"
-            "  --vocab V           gpt2 (default), llama3, or a tiktoken / tokenizer.json file\n"
-            "  --format F          auto (default: .jsonl files are JSONL, others text), jsonl, text\n"
-            "  --field NAME        JSONL: the field holding the document: a string, or an array of strings joined (default text)\n"
-            "  --docs MODE         text: file (default: one document per file), paragraphs\n"
-            "                      (separated by blank lines), lines (one per line)\n"
-            "  --val-frac F        send each document to validation with probability F\n"
-            "  --val-tokens N      send the first documents, until N tokens, to validation\n"
-            "  --seed N            seed of the --val-frac draw (default 0)\n"
-            "  --shard-tokens N    tokens per shard (default 100000000)\n"
-            "  --threads N         encoding threads (default: all cores)\n"
-            "  --special           encode special-token text (<|endoftext|> ...) as the special token\n"
-            "  --bos               start every document with <|begin_of_text|> after the separator\n"
-            "  --quiet             no progress line\n"
-            "INPUT '-' is standard input.\n");
-    exit(2);
-}
-
-static int64_t parse_int(const char *s, const char *flag, int64_t min) {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < min) die("%s: expected an integer >= %lld, got '%s'", flag, (long long)min, s);
-    return v;
-}
-
 static DocMode input_mode(const char *path, const char *format, DocMode text_mode) {
     if (strcmp(format, "jsonl") == 0) return DOCS_JSONL;
     if (strcmp(format, "text") == 0) return text_mode;
@@ -321,45 +295,39 @@ static DocMode input_mode(const char *path, const char *format, DocMode text_mod
 
 int main(int argc, char **argv) {
     const char *vocab = "gpt2", *out = NULL, *format = "auto", *field = "text", *docs = "file";
-    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), quiet = 0;
+    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), quiet = 0, force = 0;
+    float val_frac = 0;
     Run r = {0};
     int64_t shard_tokens = 100000000;
-    static const struct option opts[] = {
-        {"vocab", 1, 0, 'v'},   {"out", 1, 0, 'o'},        {"format", 1, 0, 'f'},       {"field", 1, 0, 'k'},
-        {"docs", 1, 0, 'd'},    {"val-frac", 1, 0, 'F'},   {"val-tokens", 1, 0, 'T'},   {"seed", 1, 0, 's'},
-        {"shard-tokens", 1, 0, 'S'}, {"threads", 1, 0, 'j'}, {"special", 0, 0, 'x'},    {"bos", 0, 0, 'b'},
-        {"quiet", 0, 0, 'q'},   {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'v': vocab = optarg; break;
-        case 'o': out = optarg; break;
-        case 'f': format = optarg; break;
-        case 'k': field = optarg; break;
-        case 'd': docs = optarg; break;
-        case 'F': {
-            char *end;
-            r.val_frac = strtod(optarg, &end);
-            if (*end || r.val_frac < 0 || r.val_frac >= 1) die("--val-frac: expected a number in [0, 1), got '%s'", optarg);
-            break;
-        }
-        case 'T': r.val_tokens = parse_int(optarg, "--val-tokens", 0); break;
-        case 's': r.seed = (uint64_t)parse_int(optarg, "--seed", 0); break;
-        case 'S': shard_tokens = parse_int(optarg, "--shard-tokens", 1); break;
-        case 'j': threads = (int)parse_int(optarg, "--threads", 1); break;
-        case 'x': r.special = 1; break;
-        case 'b': r.bos = 1; break;
-        case 'q': quiet = 1; break;
-        default: usage();
-        }
-    }
-    if (!out || optind == argc) usage();
-    if (r.val_frac > 0 && r.val_tokens > 0) die("--val-frac and --val-tokens exclude each other");
+    int64_t seed = 0;
+    ArgSpec specs[] = {
+        {"--out", ARG_STRING, &out, "shard prefix: writes PREFIX_train_000000.bin, ... (and PREFIX_val_*.bin)", 0, 0},
+        {"--vocab", ARG_STRING, &vocab, "gpt2, llama3, or a tiktoken / tokenizer.json file", 0, 0},
+        {"--format", ARG_STRING, &format, "auto (.jsonl files are JSONL, others text), jsonl, text", 0, 0},
+        {"--field", ARG_STRING, &field, "JSONL: the field holding the document: a string, or an array of strings joined", 0, 0},
+        {"--docs", ARG_STRING, &docs, "text: file (one document per file), paragraphs (blank-line separated), lines", 0, 0},
+        {"--val-frac", ARG_FLOAT, &val_frac, "send each document to validation with this probability", 0, 0.999999},
+        {"--val-tokens", ARG_INT64, &r.val_tokens, "send the first documents, until N tokens, to validation", 0, 1e18},
+        {"--seed", ARG_INT64, &seed, "seed of the --val-frac draw", 0, 1e18},
+        {"--shard-tokens", ARG_INT64, &shard_tokens, "tokens per shard", 1, INT32_MAX},
+        {"--threads", ARG_INT, &threads, "encoding threads (default: all cores)", 1, 4096},
+        {"--special", ARG_FLAG, &r.special, "encode special-token text (<|endoftext|> ...) as the special token", 0, 0},
+        {"--bos", ARG_FLAG, &r.bos, "start every document with <|begin_of_text|> after the separator", 0, 0},
+        {"--force", ARG_FLAG, &force, "replace the shards of an earlier run at --out (else refused)", 0, 0},
+        {"--quiet", ARG_FLAG, &quiet, "no progress line", 0, 0},
+    };
+    int n_inputs = args_parse_inputs(argc, argv, specs, sizeof specs / sizeof specs[0],
+                                     "usage: tokenize --out PREFIX [options] INPUT...\n"
+                                     "Every document is preceded by the separator token (<|endoftext|> / <|end_of_text|>).\n"
+                                     "INPUT '-' is standard input.");
+    r.val_frac = val_frac, r.seed = (uint64_t)seed;
+    if (!out) usage_error("--out is required");
+    if (n_inputs == 0) usage_error("no INPUT given");
+    if (r.val_frac > 0 && r.val_tokens > 0) usage_error("--val-frac and --val-tokens exclude each other");
     if (strcmp(format, "auto") && strcmp(format, "jsonl") && strcmp(format, "text"))
-        die("--format: expected auto, jsonl or text, got '%s'", format);
+        usage_error("--format: expected auto, jsonl or text, got '%s'", format);
     DocMode text_mode = strcmp(docs, "file") == 0 ? DOCS_FILE : strcmp(docs, "paragraphs") == 0 ? DOCS_PARAGRAPHS
-                        : strcmp(docs, "lines") == 0 ? DOCS_LINES : (die("--docs: expected file, paragraphs or lines, got '%s'", docs), DOCS_FILE);
-    if (shard_tokens > INT32_MAX) die("--shard-tokens: at most %d", INT32_MAX);
+                        : strcmp(docs, "lines") == 0 ? DOCS_LINES : (usage_error("--docs: expected file, paragraphs or lines, got '%s'", docs), DOCS_FILE);
 
     Tokenizer *tok = tokenizer_open(vocab);
     if (!tok) die("%s", scpt_error());
@@ -378,10 +346,18 @@ int main(int argc, char **argv) {
                          .eot = tokenizer_eot(tok)};
     r.train = proto, r.train.kind = "train";
     r.val = proto, r.val.kind = "val";
+    int earlier = earlier_shards(&r.train, 0) + earlier_shards(&r.val, 0);
+    if (earlier && !force)
+        usage_error("%s already holds %d shard%s of an earlier run: give --force to replace them, or another --out",
+                    out, earlier, earlier == 1 ? "" : "s");
+    if (earlier) {
+        earlier_shards(&r.train, 1), earlier_shards(&r.val, 1);
+        if (!quiet) fprintf(stderr, "tokenize: removed %d shard%s of an earlier run (--force)\n", earlier, earlier == 1 ? "" : "s");
+    }
 
     Progress p = {.start = wall_time(), .tty = isatty(2), .quiet = quiet};
     p.last = p.start;
-    for (int i = optind; i < argc; i++) {
+    for (int i = 1; i <= n_inputs; i++) {
         struct stat st;
         if (strcmp(argv[i], "-") != 0 && stat(argv[i], &st) == 0) p.total_bytes += st.st_size;
     }
@@ -395,7 +371,7 @@ int main(int argc, char **argv) {
 
     ByteBuf doc = {0};
     uint64_t before = 0;
-    for (int i = optind; i < argc; i++) {
+    for (int i = 1; i <= n_inputs; i++) {
         DocReader in;
         if (doc_reader_open(&in, argv[i], input_mode(argv[i], format, text_mode), field) != 0) die("%s", scpt_error());
         int starts, rc;
@@ -418,14 +394,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < threads; i++) pthread_join(pool[i], NULL);
 
     int n_train = stream_finish(&r.train), n_val = stream_finish(&r.val);
-    int stale = remove_stale(&r.train) + remove_stale(&r.val);
     p.done_bytes = before;
     progress_show(&p, &r, 1);
     if (!quiet) {
         fprintf(stderr, "tokenize: %s (%s, vocab %d): %lld train docs, %lld tokens in %d shard%s; %lld val docs, %lld tokens in %d shard%s\n",
                 vocab, tokenizer_name(tok), tokenizer_vocab_size(tok), (long long)r.train_docs, (long long)r.train.total,
                 n_train, n_train == 1 ? "" : "s", (long long)r.val_docs, (long long)r.val.total, n_val, n_val == 1 ? "" : "s");
-        if (stale) fprintf(stderr, "tokenize: removed %d shard%s of an earlier run past the new last one\n", stale, stale == 1 ? "" : "s");
     }
     if ((r.val_frac > 0 || r.val_tokens > 0) && r.val.total == 0)
         fprintf(stderr, "tokenize: warning: the validation split is empty\n");
