@@ -103,7 +103,7 @@ $(B)/fuzz/%: dev/fuzz_readers.c test/fuzz_harness.h $(FUZZ_SRCS)
 fuzz-seeds: $(B)/dev/fuzz_seeds
 	$(B)/dev/fuzz_seeds test/fuzz && mv test/fuzz/safetensors/seed/model.safetensors test/fuzz/safetensors/seed_llama.safetensors && rm -r test/fuzz/safetensors/seed
 fuzz-safetensors fuzz-gguf: fuzz-%: $(B)/fuzz/%
-	$(B)/fuzz/$* -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 test/fuzz/$*
+	$(B)/fuzz/$* -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=2 -rss_limit_mb=2048 test/fuzz/$*
 
 # ---- EntiGraph client and corpus reader (issue #4) ------------------------------
 CORPUS_PART    := data/corpus
@@ -203,9 +203,14 @@ EVAL_TESTS := test_eval test_fit
 TESTS += test/test_eval.sh
 $(B)/test/test_fit: $(call objs,eval/fit $(UTIL_PART))
 # the whole pipeline on this machine: generation, CPT at three budgets, eval, plot (scripts/demo.sh)
-.PHONY: demo
-demo: all
+.PHONY: demo llama-cpp
+demo: all llama-cpp
 	scripts/demo.sh
+# llama.cpp's llama-server and libllama (the tests' reference, make demo's generator),
+# built into $(SCPT_CACHE)/llama.cpp with a progress line; quick when built
+llama-cpp:
+	scripts/setup.d/llama_server.sh
+	scripts/setup.d/llama_tools.sh
 TESTS += $(EVAL_TESTS)
 $(addprefix $(B)/test/,$(EVAL_TESTS)): $(call objs,$(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(addprefix $(B)/test/,$(EVAL_TESTS)): test_libs := $(TOKENIZER_LIBS)
@@ -329,8 +334,23 @@ clean:
 	rm -rf build $(PROGRAMS)
 
 help:
-	@echo "make            build $(PROGRAMS) (and the CUDA path when nvcc is found)"
-	@echo "make test       install test dependencies, build, run the whole suite (then again under ASan+UBSan)"
-	@echo "make clean      remove build outputs"
+	@echo "make all (or make)   build the programs: $(PROGRAMS) (and the CUDA path when nvcc is found)"
+	@echo "make PROGRAM         build one of them, e.g. make train"
+	@echo "make test            install test dependencies (llama.cpp included), build, run the whole suite,"
+	@echo "                     then again under ASan+UBSan"
+	@echo "make test-asan       only the ASan+UBSan run of the suite"
+	@echo "make test-gpu        the GPU tests (skip without a device; SANITIZE=1 adds compute-sanitizer)"
+	@echo "make deps            install what builds and tests need (scripts/setup --deps-only)"
+	@echo "make llama-cpp       build llama.cpp's llama-server and libllama into the cache"
+	@echo "make demo-data       tokenize the Brown corpus into data/demo (train's default data)"
+	@echo "make demo            the whole pipeline on this machine: generation, CPT at three budgets, eval, plot"
+	@echo "make scaling-doc     regenerate doc/scaling.md from ./plan"
+	@echo "make fuzz-seeds      write the fuzzing seeds into test/fuzz"
+	@echo "make fuzz-safetensors, fuzz-gguf"
+	@echo "                     grow the fuzzing corpus with libFuzzer (clang; FUZZ_SECONDS, default $(FUZZ_SECONDS))"
+	@echo "make bench-tokenizer, bench-entigraph, bench-kernels, bench-e2e"
+	@echo "                     benchmarks (doc/benchmarks.md)"
+	@echo "make clean           remove build outputs"
+	@echo "make help            this list"
 
 -include $(shell find build -name '*.d' 2>/dev/null)

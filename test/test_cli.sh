@@ -104,5 +104,13 @@ took_ms=$((($(date +%s%N) - start) / 1000000))
 check "  ... within 5 s ($took_ms ms; main retried for a minute)" test $took_ms -lt 5000
 check "  ... recording no item as failed" test ! -s "$tmp/e2.jsonl.failures.jsonl"
 
+# make help names every phony target but the internal asan-run
+listed=" $(make -s help | grep -oE '^make [a-z][a-z0-9-]*(, [a-z][a-z0-9-]*)*' | sed 's/^make //; s/,//g' | tr '\n' ' ') "
+missing=
+for t in $(sed -n 's/^\.PHONY: *//p' Makefile | tr ' ' '\n' | sort -u); do
+    [ "$t" = asan-run ] || [[ "$listed" == *" $t "* ]] || missing="$missing $t"
+done
+check "make help lists every target (missing:${missing:- none})" test -z "$missing"
+
 check "train --help shows each preset's size" grep -qE '^  gpt2-124m +124\.5M$' <("$bin/train" --help)
 finish
