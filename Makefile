@@ -36,7 +36,7 @@ train_libs := -lcjson
 # test/test_layering.sh: no loop between source files or parts (doc/architecture.md)
 # C test programs: test/<name>.c linked with the parts they exercise. Programs in
 # TESTS_F64 are built against the double-precision build of the model (build/f64).
-TESTS := test/test_layering.sh test_shard test_loader test_optim test_model test_checkpoint test_gradcheck test/test_train.sh
+TESTS := test/test_layering.sh test_shard test_loader test_optim test_model test_checkpoint test_gradcheck test/test_train.sh test/test_cli.sh
 # train under faults: NaN, corrupt checkpoints, signals, restarts, unwritable --out, full disk
 TESTS += test/test_train_faults.sh
 $(B)/test/test_shard: $(call objs,$(UTIL_PART) $(DATA_PART))
@@ -76,7 +76,7 @@ SCPT_CACHE ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/scpt
 .PHONY: demo-data bench-tokenizer
 demo-data: $(BIN)/tokenize
 	@test -f $(SCPT_CACHE)/brown/brown.jsonl || { echo "demo-data: $(SCPT_CACHE)/brown/brown.jsonl is missing: run scripts/setup --deps-only"; exit 1; }
-	$(BIN)/tokenize --vocab gpt2 --val-frac 0.05 --out data/demo/brown $(SCPT_CACHE)/brown/brown.jsonl
+	$(BIN)/tokenize --force --vocab gpt2 --val-frac 0.05 --out data/demo/brown $(SCPT_CACHE)/brown/brown.jsonl
 bench-tokenizer: $(B)/dev/bench_tokenizer
 	dev/bench_tokenizer.sh
 
@@ -113,7 +113,7 @@ $(B)/fuzz/%: dev/fuzz_readers.c test/fuzz_harness.h $(FUZZ_SRCS)
 fuzz-seeds: $(B)/dev/fuzz_seeds
 	$(B)/dev/fuzz_seeds test/fuzz && mv test/fuzz/safetensors/seed/model.safetensors test/fuzz/safetensors/seed_llama.safetensors && rm -r test/fuzz/safetensors/seed
 fuzz-safetensors fuzz-gguf: fuzz-%: $(B)/fuzz/%
-	$(B)/fuzz/$* -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -rss_limit_mb=2048 test/fuzz/$*
+	$(B)/fuzz/$* -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=2 -rss_limit_mb=2048 test/fuzz/$*
 
 # ---- EntiGraph client and corpus reader (issue #4) ------------------------------
 CORPUS_PART    := data/corpus
@@ -223,8 +223,8 @@ EVAL_TESTS := test_eval test_fit
 TESTS += test/test_eval.sh
 $(B)/test/test_fit: $(call objs,eval/fit $(UTIL_PART))
 # the whole pipeline on this machine: generation, CPT at three budgets, eval, plot (scripts/demo.sh)
-.PHONY: demo
-demo: all
+.PHONY: demo llama-cpp
+demo: all llama-cpp
 	scripts/demo.sh
 # the paper's Section 6 model made runnable (issue #18): a fictional world, a stand-in LM,
 # Raw / Rephrase / EntiGraph CPT at five budgets, eval, fits, plot (scripts/miniature.sh);
@@ -233,6 +233,11 @@ demo: all
 miniature: all
 	scripts/miniature.sh
 TESTS += test/test_miniature.sh
+# llama.cpp's llama-server and libllama (the tests' reference, make demo's generator),
+# built into $(SCPT_CACHE)/llama.cpp with a progress line; quick when built
+llama-cpp:
+	scripts/setup.d/llama_server.sh
+	scripts/setup.d/llama_tools.sh
 TESTS += $(EVAL_TESTS)
 $(addprefix $(B)/test/,$(EVAL_TESTS)): $(call objs,$(EVAL_PART) $(TOKENIZER_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(addprefix $(B)/test/,$(EVAL_TESTS)): test_libs := $(TOKENIZER_LIBS)
@@ -358,8 +363,23 @@ clean:
 	rm -rf build $(PROGRAMS)
 
 help:
-	@echo "make            build $(PROGRAMS) (and the CUDA path when nvcc is found)"
-	@echo "make test       install test dependencies, build, run the whole suite (then again under ASan+UBSan)"
-	@echo "make clean      remove build outputs"
+	@echo "make all (or make)   build the programs: $(PROGRAMS) (and the CUDA path when nvcc is found)"
+	@echo "make PROGRAM         build one of them, e.g. make train"
+	@echo "make test            install test dependencies (llama.cpp included), build, run the whole suite,"
+	@echo "                     then again under ASan+UBSan"
+	@echo "make test-asan       only the ASan+UBSan run of the suite"
+	@echo "make test-gpu        the GPU tests (skip without a device; SANITIZE=1 adds compute-sanitizer)"
+	@echo "make deps            install what builds and tests need (scripts/setup --deps-only)"
+	@echo "make llama-cpp       build llama.cpp's llama-server and libllama into the cache"
+	@echo "make demo-data       tokenize the Brown corpus into data/demo (train's default data)"
+	@echo "make demo            the whole pipeline on this machine: generation, CPT at three budgets, eval, plot"
+	@echo "make scaling-doc     regenerate doc/scaling.md from ./plan"
+	@echo "make fuzz-seeds      write the fuzzing seeds into test/fuzz"
+	@echo "make fuzz-safetensors, fuzz-gguf"
+	@echo "                     grow the fuzzing corpus with libFuzzer (clang; FUZZ_SECONDS, default $(FUZZ_SECONDS))"
+	@echo "make bench-tokenizer, bench-entigraph, bench-kernels, bench-e2e"
+	@echo "                     benchmarks (doc/benchmarks.md)"
+	@echo "make clean           remove build outputs"
+	@echo "make help            this list"
 
 -include $(shell find build -name '*.d' 2>/dev/null)

@@ -90,7 +90,7 @@ int sched_next(Scheduler *s, DocPlan *plans, WorkItem *out);   // 0 when none is
 void sched_free(Scheduler *s);
 
 // The resume key of an item: doc id, kind and the entity names / style and chunk,
-// joined by join_key (with a unit separator, which names never hold).
+// joined by join_key (each part length-prefixed, so distinct items never share a key).
 char *item_key(const Corpus *c, const DocPlan *plans, const WorkItem *it, const char *const *styles);
 char *join_key(const char *const *parts, int n);
 
@@ -166,6 +166,11 @@ int http_pool_step(HttpPool *p, double wait_s);
 HttpStats http_pool_stats(const HttpPool *p);
 // Replaces every occurrence of the API key in s with "***" (in place).
 void redact_secret(char *s, const char *secret);
+// The same over len bytes that may hold NULs; returns the new length.
+size_t redact_secret_bytes(char *s, size_t len, const char *secret);
+// The first 200 bytes of a response body as one line for a message, the key
+// redacted before the cut (so no part of it survives at any offset).
+void http_error_snippet(const char *body, size_t len, const char *secret, char *out, size_t cap);
 
 // ---- OpenAI chat completions ----------------------------------------------------------
 typedef struct {

@@ -14,6 +14,14 @@
 #define GGUF_FILE_ALIGNMENT 32
 #define GGUF_MAX_DIMS 4
 #define GGUF_MAX_NAME 64   // tensor names, as llama.cpp's GGML_MAX_NAME (incl. NUL)
+// Reader limits (doc/formats.md): far above any real model (a Llama 3 405B has
+// ~1100 tensors and ~40 keys; the largest vocabularies ~260k tokens), far below
+// what would make a crafted header cost time or memory.
+#define GGUF_MAX_TENSORS (1 << 16)
+#define GGUF_MAX_KVS (1 << 16)
+#define GGUF_MAX_KEY 65535                   // bytes of a key (the GGUF spec's bound)
+#define GGUF_MAX_STRING (16u << 20)          // bytes of a string value or array element
+#define GGUF_MAX_ARRAY ((uint64_t)1 << 26)   // elements of an array value
 
 typedef enum {
     GGUF_UINT8 = 0, GGUF_INT8 = 1, GGUF_UINT16 = 2, GGUF_INT16 = 3,

@@ -13,7 +13,8 @@
 void scpt_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *scpt_error(void);
 
-// Print "scpt: <message>" to stderr and exit(1). For programs, not libraries.
+// Print "<program>: <message>" to stderr and exit(1): a failure at run time (usage
+// errors exit 2: usage_error in args.h). For programs, not libraries.
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 void *xmalloc(size_t bytes);

@@ -55,8 +55,9 @@ for method in entigraph rephrase; do
     [ -x "$bin/entigraph" ] || { echo "scaling_curve.sh: $bin/entigraph is missing (branch entigraph)" >&2; exit 1; }
     log "generating $method corpus (resumes $out/gen/$method.jsonl)"
     flag=; [ $method = rephrase ] && flag=--rephrase
+    # a progress line (items, rate, ETA) every 30 s
     # shellcheck disable=SC2086
-    "$bin/entigraph" --corpus "$corpus" --output "$out/gen/$method.jsonl" $flag $gen_args --quiet
+    "$bin/entigraph" --corpus "$corpus" --output "$out/gen/$method.jsonl" $flag $gen_args --progress-interval 30
     touch "$done_flag"
 done
 
@@ -91,7 +92,8 @@ run_one() { # METHOD FRACTION SRC
     local mix=(); [ -n "$replay" ] && mix=(--replay "$replay" --replay-frac "$replay_frac")
     "$bin/train" "${start[@]}" "${mix[@]}" --train "$dir/tok_train_*.bin" --val "" --steps "$steps" --batch "$batch" \
         --seq "$seq" --lr "$lr" --warmup $((steps / 10)) --log-every 50 --ckpt-every 100 --keep-ckpts 1 \
-        --threads "$threads" --out "$dir/train" >"$dir/train.log"
+        --threads "$threads" --out "$dir/train" |
+        tee "$dir/train.log" | sed -u -n "s|^step|  $method $frac: step|p"   # a progress line every 50 steps
     local ckpt
     ckpt=$(ls "$dir"/train/ckpt_*.safetensors | tail -n 1)
     "$bin/eval" --ckpt "$ckpt" --vocab "$vocab" --qa "$qa" --threads "$threads" --out "$dir/eval" >"$dir/eval.log" 2>&1

@@ -23,11 +23,15 @@ int main(int argc, char **argv) {
     };
     args_parse(argc, argv, specs, sizeof specs / sizeof specs[0],
                "usage: convert --in MODEL --out PATH [--format hf|gguf|checkpoint] [--dtype f32|f16|bf16]");
-    if (!in || !out) die("--in and --out are required (see --help)");
+    if (!in || !out) usage_error("--in and --out are required");
     if (strcmp(format, "auto") == 0)
         format = ends_with(out, ".gguf") ? "gguf" : ends_with(out, ".safetensors") ? "checkpoint" : "hf";
     int f32 = strcmp(dtype, "f32") == 0, f16 = strcmp(dtype, "f16") == 0, bf16 = strcmp(dtype, "bf16") == 0;
-    if (!f32 && !f16 && !bf16) die("--dtype must be f32, f16 or bf16, not '%s'", dtype);
+    if (!f32 && !f16 && !bf16) usage_error("--dtype must be f32, f16 or bf16, not '%s'", dtype);
+    if (strcmp(format, "gguf") && strcmp(format, "hf") && strcmp(format, "checkpoint"))
+        usage_error("--format must be hf, gguf, checkpoint or auto, not '%s'", format);
+    if (strcmp(format, "checkpoint") == 0 && !f32) usage_error("checkpoints hold f32 weights; --dtype %s does not apply", dtype);
+    args_want_file("--tokenizer", tokenizer, "give its tokenizer.json (or a GGUF with tokenizer.* keys)");
 
     ModelConfig cfg;
     Model m;
@@ -46,11 +50,8 @@ int main(int argc, char **argv) {
         rc = gguf_export(&m, out, f32 ? GGML_F32 : f16 ? GGML_F16 : GGML_BF16, tokenizer);
     } else if (strcmp(format, "hf") == 0) {
         rc = hf_export(&m, out, f32 ? ST_F32 : f16 ? ST_F16 : ST_BF16, tokenizer);
-    } else if (strcmp(format, "checkpoint") == 0) {
-        if (!f32) die("checkpoints hold f32 weights; --dtype %s does not apply", dtype);
-        rc = checkpoint_save(out, &m, NULL, NULL);
     } else {
-        die("--format must be hf, gguf, checkpoint or auto, not '%s'", format);
+        rc = checkpoint_save(out, &m, NULL, NULL);
     }
     if (rc != 0) die("%s", scpt_error());
     printf("wrote %s (%s, %s)\n", out, format, dtype);

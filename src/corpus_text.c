@@ -4,14 +4,15 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 
+#include "args.h"
 #include "corpus.h"
 #include "util.h"
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: corpus_text CORPUS OUT.jsonl\n");
-        return 2;
-    }
+    int n = args_parse_inputs(argc, argv, NULL, 0, "usage: corpus_text CORPUS OUT.jsonl\n\n"
+                                                  "Writes the corpus as plain JSONL {\"id\", \"title\", \"text\"}.");
+    if (n != 2) usage_error("expected CORPUS and OUT.jsonl, got %d argument%s", n, n == 1 ? "" : "s");
+    args_want_file("OUT.jsonl", argv[2], NULL);
     Corpus c;
     if (corpus_load(&c, argv[1]) != 0) die("%s", scpt_error());
     AtomicFile af;

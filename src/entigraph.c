@@ -595,21 +595,22 @@ static void parse_args(Options *o, int argc, char **argv) {
                "usage: entigraph --corpus PATH --output OUT.jsonl [options]\n\n"
                "Synthetic data from a corpus through an OpenAI-compatible server (doc/entigraph.md).\n"
                "Server: OPENAI_BASE_URL (default https://api.openai.com/v1), OPENAI_API_KEY (never printed).");
-    if (!o->corpus || !o->output) die("--corpus and --output are required (see --help)");
+    if (!o->corpus || !o->output) usage_error("--corpus and --output are required");
+    args_want_file("--output", o->output, "give the output JSONL file");
     const char *t = o->max_triples_name;
     char *end;
     long n = strtol(t, &end, 10);
     if (!strcmp(t, "all")) o->plan.max_triples = -1;
     else if (!strcmp(t, "pairs")) o->plan.max_triples = -2;
     else if (end != t && !*end && n >= 0 && n <= 2147483647) o->plan.max_triples = (int)n;
-    else die("--max-triples must be a number, all or pairs");
+    else usage_error("--max-triples must be a number, all or pairs");
     const char *m = o->json_mode_name;
     o->json_mode = !strcmp(m, "schema") ? 2 : !strcmp(m, "object") ? 1 : !strcmp(m, "off") ? 0 : -1;
-    if (o->json_mode < 0) die("--json-mode must be schema, object or off");
+    if (o->json_mode < 0) usage_error("--json-mode must be schema, object or off");
     o->max_tokens = strtoll(o->max_tokens_name, &end, 10);
-    if (end == o->max_tokens_name || *end || o->max_tokens < 0) die("--max-tokens must be a number of tokens, 0 for none");
+    if (end == o->max_tokens_name || *end || o->max_tokens < 0) usage_error("--max-tokens must be a number of tokens, 0 for none");
     if (o->batch_offline) o->batch = 1;
-    if (o->batch && o->max_tokens > 0) die("--max-tokens: not with --batch (a batch's tokens are known only when it ends)");
+    if (o->batch && o->max_tokens > 0) usage_error("--max-tokens: not with --batch (a batch's tokens are known only when it ends)");
     o->plan.seed = (uint64_t)o->seed;
     o->plan.max_entities = o->max_entities;
     o->plan.max_pairs = o->max_pairs;
@@ -639,7 +640,7 @@ static void load_prompts(Run *r, const char *dir) {
     if (r->o->styles) {
         char *list = xstrdup(r->o->styles), *save = NULL;
         for (char *s = strtok_r(list, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-            if (n == MAX_STYLES) die("--styles: at most %d styles", MAX_STYLES);
+            if (n == MAX_STYLES) usage_error("--styles: at most %d styles", MAX_STYLES);
             r->style_names[n++] = xstrdup(s);
         }
         free(list);
@@ -691,6 +692,15 @@ static void run_free(Run *r) {
 int main(int argc, char **argv) {
     Options o;
     parse_args(&o, argc, argv);
+    // the server before any file is touched: a usage error leaves no empty output behind.
+    // A key is needed by OpenAI's API only; local servers (llama-server, vLLM) take none.
+    const char *base = getenv("OPENAI_BASE_URL");
+    const char *key = getenv("OPENAI_API_KEY");
+    if (!base || !base[0]) base = "https://api.openai.com/v1";
+    if (!o.batch_offline && strstr(base, "api.openai.com") && (!key || !key[0]))
+        usage_error("OPENAI_API_KEY is not set (%s needs one; a local server at OPENAI_BASE_URL does not)", base);
+    char url[4200];
+    snprintf(url, sizeof url, "%.*s/chat/completions", (int)(strlen(base) - (base[strlen(base) - 1] == '/')), base);
     Run r = {.o = &o};
     char *prompts_dir = o.prompts ? xstrdup(o.prompts) : default_prompts_dir();
     load_prompts(&r, prompts_dir);
@@ -737,12 +747,6 @@ int main(int argc, char **argv) {
     r.planned_usd = -1;
     if (r.cost.tok && r.prices.input >= 0 && !o.quiet) plan_cost(&r);
 
-    const char *base = getenv("OPENAI_BASE_URL");
-    const char *key = getenv("OPENAI_API_KEY");
-    if (!base || !base[0]) base = "https://api.openai.com/v1";
-    if (!o.batch_offline && strstr(base, "api.openai.com") && (!key || !key[0])) die("OPENAI_API_KEY is not set");
-    char url[4200];
-    snprintf(url, sizeof url, "%.*s/chat/completions", (int)(strlen(base) - (base[strlen(base) - 1] == '/')), base);
 
     HttpConfig hc = {.url = url, .api_key = key, .concurrency = o.concurrency, .max_retries = o.max_retries,
                      .timeout_s = o.timeout_s, .connect_timeout_s = o.connect_timeout_s,

@@ -49,8 +49,12 @@ static EvalArgs parse_args(int argc, char **argv) {
              "Generative QA through a server: eval --server URL --help",
              model_preset_names());
     args_parse(argc, argv, specs, sizeof specs / sizeof specs[0], usage);
-    if (!a.qa && !a.val) die("nothing to evaluate: give --qa and/or --val");
-    if (a.retrieve && !a.qa) die("--retrieve needs --qa");
+    if (!a.qa && !a.val) usage_error("nothing to evaluate: give --qa and/or --val");
+    if (a.retrieve && !a.qa) usage_error("--retrieve needs --qa");
+    ModelConfig preset;
+    if (!a.ckpt && model_preset(&preset, a.model) != 0) usage_error("--model: %s", scpt_error());
+    args_want_file("--ckpt", a.ckpt, "give a checkpoint file (a run's are <out>/ckpt_<step>.safetensors)");
+    args_want_file("--qa", a.qa, "give a QuALITY JSONL or {question, options, answer} JSONL file");
     return a;
 }
 

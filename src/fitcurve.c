@@ -75,7 +75,8 @@ int main(int argc, char **argv) {
     };
     args_parse(argc, argv, specs, 3, "usage: fitcurve --in points.csv [--out fit.json] [--gnuplot defs.gp]\n\n"
                                      "Log-linear and mixture-of-exponential fits of accuracy vs synthetic tokens.");
-    if (!in) die("--in is required");
+    if (!in) usage_error("--in is required");
+    args_want_file("--in", in, "give the CSV of method,tokens,acc");
     static Method m[MAX_METHODS];
     int nm;
     if (read_points(in, m, &nm) != 0) die("%s", scpt_error());

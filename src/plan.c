@@ -182,7 +182,7 @@ int main(int argc, char **argv) {
                "usage: plan [options]\n\nMemory per GPU, bytes communicated and step time of data-parallel "
                "training under ZeRO-0..3.");
     ModelConfig c;
-    if (model_preset(&c, a.model) != 0) die("%s", scpt_error());
+    if (model_preset(&c, a.model) != 0) usage_error("--model: %s", scpt_error());
     if (a.doc) write_doc(&c, &a, argc, argv);
     else cluster_section(&c, &a, a.nodes);
     return 0;

@@ -6,12 +6,13 @@
 // is bounded by the batches in flight (plus the longest JSONL line, or a
 // document with no safe cut point in it).
 #define _GNU_SOURCE
-#include <getopt.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "args.h"
 #include "chat_template.h"
 #include "dedup.h"
 #include "shard.h"
@@ -116,17 +117,19 @@ static int stream_finish(ShardStream *s) {
     return s->index;
 }
 
-// Removes shards of an earlier run numbered past this run's last one, so the
-// prefix never mixes two runs.
-static int remove_stale(const ShardStream *s) {
-    int removed = 0;
-    for (int i = s->index;; i++) {
+// Shards of an earlier run at this prefix (numbered from 0 on); with `remove`
+// they are deleted. Run before writing, so the prefix never mixes two runs, not
+// even after a failure part-way.
+static int earlier_shards(const ShardStream *s, int remove) {
+    int n = 0;
+    for (;; n++) {
         char path[4096];
-        shard_path(s, i, path, sizeof path);
-        if (unlink(path) != 0) break;
-        removed++;
+        struct stat st;
+        shard_path(s, n, path, sizeof path);
+        if (stat(path, &st) != 0) break;
+        if (remove && unlink(path) != 0) die("%s: cannot remove: %s", path, strerror(errno));
     }
-    return removed;
+    return n;
 }
 
 // ---- document split ---------------------------------------------------------
@@ -327,42 +330,6 @@ static int64_t chat_file(Run *r, const char *path, const ChatTemplate *ct, Progr
 
 // ---- main --------------------------------------------------------------------
 
-static void usage(void) {
-    fprintf(stderr,
-            "usage: tokenize --out PREFIX [options] INPUT...\n"
-            "Writes PREFIX_train_000000.bin, ... (and PREFIX_val_*.bin with a validation split):\n"
-            "every document preceded by the separator token (<|endoftext|> / <|end_of_text|>).\n"
-            "  --vocab V           gpt2 (default), llama3, or a tiktoken / tokenizer.json file\n"
-            "  --format F          auto (default: .jsonl files are JSONL, others text), jsonl, text\n"
-            "  --field NAME        JSONL: the field holding the document: a string, or an array of strings joined (default text)\n"
-            "  --docs MODE         text: file (default: one document per file), paragraphs\n"
-            "                      (separated by blank lines), lines (one per line)\n"
-            "  --val-frac F        send each document to validation with probability F\n"
-            "  --val-tokens N      send the first documents, until N tokens, to validation\n"
-            "  --seed N            seed of the --val-frac draw (default 0)\n"
-            "  --shard-tokens N    tokens per shard (default 100000000)\n"
-            "  --max-tokens N      stop after N tokens (train and val together; the last document is cut)\n"
-            "  --dedup MODE        off (default); count: report exact and near duplicates; exact: drop exact\n"
-            "                      duplicates; near: drop both (not with whole-file documents)\n"
-            "  --dedup-threshold J near duplicate: estimated Jaccard of 5-word shingles >= J (default 0.8)\n"
-            "  --threads N         encoding threads (default: all cores)\n"
-            "  --special           encode special-token text (<|endoftext|> ...) as the special token\n"
-            "  --bos               start every document with <|begin_of_text|> after the separator\n"
-            "  --chat              inputs are chat JSONL ({\"messages\": [{\"role\", \"content\"}]}), rendered with the\n"
-            "                      vocabulary's chat template; shards carry a loss mask: only assistant replies train\n"
-            "  --quiet             no progress line\n"
-            "INPUT '-' is standard input; a folder stands for its .jsonl and .txt files (sorted, recursively);\n"
-            "gzip and zstd files (.jsonl.gz, .jsonl.zst, ...) are decompressed as they are read.\n");
-    exit(2);
-}
-
-static int64_t parse_int(const char *s, const char *flag, int64_t min) {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < min) die("%s: expected an integer >= %lld, got '%s'", flag, (long long)min, s);
-    return v;
-}
-
 static DocMode input_mode(const char *path, const char *format, DocMode text_mode) {
     if (strcmp(format, "jsonl") == 0) return DOCS_JSONL;
     if (strcmp(format, "text") == 0) return text_mode;
@@ -370,59 +337,48 @@ static DocMode input_mode(const char *path, const char *format, DocMode text_mod
 }
 
 int main(int argc, char **argv) {
-    const char *vocab = "gpt2", *out = NULL, *format = "auto", *field = "text", *docs = "file", *dedup_mode = "off";
-    double dedup_threshold = 0.8;
-    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), quiet = 0, chat = 0;
+    const char *vocab = "gpt2", *out = NULL, *format = "auto", *field = "text", *docs = "file";
+    int threads = (int)sysconf(_SC_NPROCESSORS_ONLN), quiet = 0, force = 0, chat = 0;
+    float val_frac = 0, dedup_threshold = 0.8f;
+    const char *dedup_mode = "off";
     Run r = {0};
     int64_t shard_tokens = 100000000;
-    static const struct option opts[] = {
-        {"vocab", 1, 0, 'v'},   {"out", 1, 0, 'o'},        {"format", 1, 0, 'f'},       {"field", 1, 0, 'k'},
-        {"docs", 1, 0, 'd'},    {"val-frac", 1, 0, 'F'},   {"val-tokens", 1, 0, 'T'},   {"seed", 1, 0, 's'},
-        {"shard-tokens", 1, 0, 'S'}, {"threads", 1, 0, 'j'}, {"special", 0, 0, 'x'},    {"bos", 0, 0, 'b'},
-        {"max-tokens", 1, 0, 'M'}, {"dedup", 1, 0, 'D'}, {"dedup-threshold", 1, 0, 'J'}, {"quiet", 0, 0, 'q'},
-        {"chat", 0, 0, 'c'},    {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'v': vocab = optarg; break;
-        case 'o': out = optarg; break;
-        case 'f': format = optarg; break;
-        case 'k': field = optarg; break;
-        case 'd': docs = optarg; break;
-        case 'F': {
-            char *end;
-            r.val_frac = strtod(optarg, &end);
-            if (*end || r.val_frac < 0 || r.val_frac >= 1) die("--val-frac: expected a number in [0, 1), got '%s'", optarg);
-            break;
-        }
-        case 'T': r.val_tokens = parse_int(optarg, "--val-tokens", 0); break;
-        case 's': r.seed = (uint64_t)parse_int(optarg, "--seed", 0); break;
-        case 'D': dedup_mode = optarg; break;
-        case 'J': {
-            char *end;
-            dedup_threshold = strtod(optarg, &end);
-            if (*end || !(dedup_threshold > 0 && dedup_threshold <= 1)) die("--dedup-threshold: expected a number in (0, 1], got '%s'", optarg);
-            break;
-        }
-        case 'M': r.max_tokens = parse_int(optarg, "--max-tokens", 1); break;
-        case 'S': shard_tokens = parse_int(optarg, "--shard-tokens", 1); break;
-        case 'j': threads = (int)parse_int(optarg, "--threads", 1); break;
-        case 'x': r.special = 1; break;
-        case 'b': r.bos = 1; break;
-        case 'q': quiet = 1; break;
-        case 'c': chat = 1; break;
-        default: usage();
-        }
-    }
-    if (!out || optind == argc) usage();
-    if (r.val_frac > 0 && r.val_tokens > 0) die("--val-frac and --val-tokens exclude each other");
+    int64_t seed = 0;
+    ArgSpec specs[] = {
+        {"--out", ARG_STRING, &out, "shard prefix: writes PREFIX_train_000000.bin, ... (and PREFIX_val_*.bin)", 0, 0},
+        {"--vocab", ARG_STRING, &vocab, "gpt2, llama3, or a tiktoken / tokenizer.json file", 0, 0},
+        {"--format", ARG_STRING, &format, "auto (.jsonl files are JSONL, others text), jsonl, text", 0, 0},
+        {"--field", ARG_STRING, &field, "JSONL: the field holding the document: a string, or an array of strings joined", 0, 0},
+        {"--docs", ARG_STRING, &docs, "text: file (one document per file), paragraphs (blank-line separated), lines", 0, 0},
+        {"--val-frac", ARG_FLOAT, &val_frac, "send each document to validation with this probability", 0, 0.999999},
+        {"--val-tokens", ARG_INT64, &r.val_tokens, "send the first documents, until N tokens, to validation", 0, 1e18},
+        {"--seed", ARG_INT64, &seed, "seed of the --val-frac draw", 0, 1e18},
+        {"--shard-tokens", ARG_INT64, &shard_tokens, "tokens per shard", 1, INT32_MAX},
+        {"--max-tokens", ARG_INT64, &r.max_tokens, "stop after N tokens (train and val together; the last document is cut)", 1, 1e18},
+        {"--dedup", ARG_STRING, &dedup_mode, "off; count: report exact and near duplicates; exact: drop exact duplicates; near: drop both", 0, 0},
+        {"--dedup-threshold", ARG_FLOAT, &dedup_threshold, "near duplicate: estimated Jaccard of 5-word shingles >= this", 0.01, 1},
+        {"--threads", ARG_INT, &threads, "encoding threads (default: all cores)", 1, 4096},
+        {"--special", ARG_FLAG, &r.special, "encode special-token text (<|endoftext|> ...) as the special token", 0, 0},
+        {"--bos", ARG_FLAG, &r.bos, "start every document with <|begin_of_text|> after the separator", 0, 0},
+        {"--chat", ARG_FLAG, &chat, "inputs are chat JSONL ({\"messages\": [{\"role\", \"content\"}]}) rendered with the vocabulary's chat template; shards carry a loss mask: only assistant replies train", 0, 0},
+        {"--force", ARG_FLAG, &force, "replace the shards of an earlier run at --out (else refused)", 0, 0},
+        {"--quiet", ARG_FLAG, &quiet, "no progress line", 0, 0},
+    };
+    int n_inputs = args_parse_inputs(argc, argv, specs, sizeof specs / sizeof specs[0],
+                                     "usage: tokenize --out PREFIX [options] INPUT...\n"
+                                     "Every document is preceded by the separator token (<|endoftext|> / <|end_of_text|>).\n"
+                                     "INPUT '-' is standard input; a folder stands for its .jsonl and .txt files (sorted,\n"
+                                     "recursively); gzip and zstd files (.jsonl.gz, .jsonl.zst, ...) are decompressed as read.");
+    r.val_frac = val_frac, r.seed = (uint64_t)seed;
+    if (!out) usage_error("--out is required");
+    if (n_inputs == 0) usage_error("no INPUT given");
+    if (r.val_frac > 0 && r.val_tokens > 0) usage_error("--val-frac and --val-tokens exclude each other");
     if (strcmp(format, "auto") && strcmp(format, "jsonl") && strcmp(format, "text"))
-        die("--format: expected auto, jsonl or text, got '%s'", format);
+        usage_error("--format: expected auto, jsonl or text, got '%s'", format);
     DocMode text_mode = strcmp(docs, "file") == 0 ? DOCS_FILE : strcmp(docs, "paragraphs") == 0 ? DOCS_PARAGRAPHS
-                        : strcmp(docs, "lines") == 0 ? DOCS_LINES : (die("--docs: expected file, paragraphs or lines, got '%s'", docs), DOCS_FILE);
-    if (shard_tokens > INT32_MAX) die("--shard-tokens: at most %d", INT32_MAX);
+                        : strcmp(docs, "lines") == 0 ? DOCS_LINES : (usage_error("--docs: expected file, paragraphs or lines, got '%s'", docs), DOCS_FILE);
     if (strcmp(dedup_mode, "off") && strcmp(dedup_mode, "count") && strcmp(dedup_mode, "exact") && strcmp(dedup_mode, "near"))
-        die("--dedup: expected off, count, exact or near, got '%s'", dedup_mode);
+        usage_error("--dedup: expected off, count, exact or near, got '%s'", dedup_mode);
     // near duplicates are looked for unless only exact ones are dropped
     Dedup *dedup = strcmp(dedup_mode, "off") ? dedup_new(strcmp(dedup_mode, "exact") != 0, dedup_threshold) : NULL;
     int dedup_drops = !strcmp(dedup_mode, "exact") || !strcmp(dedup_mode, "near");
@@ -445,19 +401,27 @@ int main(int argc, char **argv) {
                          .eot = tokenizer_eot(tok), .tokenizer = tokenizer_name(tok)};
     const ChatTemplate *chat_template = NULL;
     if (chat && (r.special || r.bos || strcmp(format, "auto") || strcmp(field, "text") || strcmp(docs, "file")))
-        die("--chat: the chat template decides the format and special tokens; --special, --bos, --format, --field "
+        usage_error("--chat: the chat template decides the format and special tokens; --special, --bos, --format, --field "
             "and --docs do not apply");
-    if (chat && (dedup || r.max_tokens > 0)) die("--chat: --dedup and --max-tokens apply to documents, not conversations");
+    if (chat && (dedup || r.max_tokens > 0)) usage_error("--chat: --dedup and --max-tokens apply to documents, not conversations");
     if (chat && !(chat_template = chat_template_for(tok))) die("--chat: %s", scpt_error());
     proto.has_mask = chat;
     r.train = proto, r.train.kind = "train";
     r.val = proto, r.val.kind = "val";
+    int earlier = earlier_shards(&r.train, 0) + earlier_shards(&r.val, 0);
+    if (earlier && !force)
+        usage_error("%s already holds %d shard%s of an earlier run: give --force to replace them, or another --out",
+                    out, earlier, earlier == 1 ? "" : "s");
+    if (earlier) {
+        earlier_shards(&r.train, 1), earlier_shards(&r.val, 1);
+        if (!quiet) fprintf(stderr, "tokenize: removed %d shard%s of an earlier run (--force)\n", earlier, earlier == 1 ? "" : "s");
+    }
 
     Progress p = {.start = wall_time(), .tty = isatty(2), .quiet = quiet};
     p.last = p.start;
     char **inputs;
-    int n_inputs, skipped;
-    if (input_files_expand(argv + optind, argc - optind, &inputs, &n_inputs, &skipped) != 0) die("%s", scpt_error());
+    int skipped;
+    if (input_files_expand(argv + 1, n_inputs, &inputs, &n_inputs, &skipped) != 0) die("%s", scpt_error());
     for (int i = 0; i < n_inputs; i++) {
         struct stat st;
         if (strcmp(inputs[i], "-") != 0 && stat(inputs[i], &st) == 0) p.total_bytes += st.st_size;
@@ -482,7 +446,7 @@ int main(int argc, char **argv) {
         DocReader in;
         if (doc_reader_open(&in, inputs[i], input_mode(inputs[i], format, text_mode), field) != 0) die("%s", scpt_error());
         int starts, rc = 0;
-        if (dedup && in.mode == DOCS_FILE) die("--dedup: %s: documents are whole files; use JSONL, or --docs paragraphs or lines", inputs[i]);
+        if (dedup && in.mode == DOCS_FILE) usage_error("--dedup: %s: documents are whole files; use JSONL, or --docs paragraphs or lines", inputs[i]);
         while (!r.full && (rc = doc_reader_next(&in, &doc, &starts)) == 1) {
             if (dedup) {
                 DupKind k = dedup_check(dedup, doc.data, doc.len);
@@ -507,7 +471,6 @@ int main(int argc, char **argv) {
     for (int i = 0; i < threads; i++) pthread_join(pool[i], NULL);
 
     int n_train = stream_finish(&r.train), n_val = stream_finish(&r.val);
-    int stale = remove_stale(&r.train) + remove_stale(&r.val);
     p.done_bytes = before;
     progress_show(&p, &r, 1);
     if (!quiet) {
@@ -523,7 +486,6 @@ int main(int argc, char **argv) {
                     (long long)dups[DUP_EXACT], near, (long long)(dups[0] + dups[1] + dups[2]),
                     dedup_drops ? "dropped" : "counted, none dropped");
         if (skipped) fprintf(stderr, "tokenize: skipped %d file%s in the input folders (not .jsonl or .txt)\n", skipped, skipped == 1 ? "" : "s");
-        if (stale) fprintf(stderr, "tokenize: removed %d shard%s of an earlier run past the new last one\n", stale, stale == 1 ? "" : "s");
     }
     if (untrained)
         fprintf(stderr, "tokenize: warning: %lld conversation%s without an assistant turn: nothing in them is trained\n",

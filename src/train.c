@@ -92,14 +92,37 @@ static TrainArgs parse_args(int argc, char **argv) {
         {"--recompute", ARG_INT, &a.recompute, "GPU: recompute norms and MLP activations in backward", 0, 1},
         {"--attention", ARG_STRING, &a.attention, "GPU attention kernels: flash (tensor cores), fp32 (the reference) or cublas (batched GEMMs, T x T scratch)", 0, 0},
     };
-    char usage[1024];
-    snprintf(usage, sizeof usage,
-             "usage: train [options]\n\nContinued pretraining on token shards. With no options: the demo run "
-             "(%s on data/demo).\nModel presets: %s",
-             a.model, model_preset_names());
+    char usage[2048];
+    int w = snprintf(usage, sizeof usage,
+                     "usage: train [options]\n\nContinued pretraining on token shards. With no options: the demo run "
+                     "(%s on data/demo).\nModel presets (parameters, padded vocabulary included):",
+                     a.model);
+    char names[512];
+    snprintf(names, sizeof names, "%s", model_preset_names());
+    for (char *save = NULL, *name = strtok_r(names, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
+        ModelConfig c;
+        model_preset(&c, name);
+        double n = (double)model_param_count(&c);
+        if (w > 0 && (size_t)w < sizeof usage)
+            w += snprintf(usage + w, sizeof usage - (size_t)w, "\n  %-16s %7.4g%s", name,
+                          n >= 1e9 ? n / 1e9 : n >= 1e6 ? n / 1e6 : n / 1e3, n >= 1e9 ? "B" : n >= 1e6 ? "M" : "K");
+    }
     args_parse(argc, argv, specs, sizeof specs / sizeof specs[0], usage);
+    ModelConfig preset;
+    if (model_preset(&preset, a.model) != 0) usage_error("--model: %s", scpt_error());
+    ScheduleKind kind;
+    unsigned mask;
+    if (schedule_parse(a.schedule, &kind) != 0 || decay_mask_parse(a.decay, &mask) != 0) usage_error("%s", scpt_error());
+    if (strcmp(a.device, "auto") && strcmp(a.device, "cpu") && strcmp(a.device, "cuda"))
+        usage_error("--device must be auto, cpu or cuda, not '%s'", a.device);
     if (strcmp(a.attention, "flash") != 0 && strcmp(a.attention, "fp32") != 0 && strcmp(a.attention, "cublas") != 0)
-        die("--attention must be flash, fp32 or cublas, not '%s'", a.attention);
+        usage_error("--attention must be flash, fp32 or cublas, not '%s'", a.attention);
+    if (a.init && a.resume) usage_error("--init and --resume exclude each other");
+    if (a.resume && strcmp(a.resume, "auto") != 0) {
+        char hint[4200];
+        snprintf(hint, sizeof hint, "give a checkpoint file, or its newest: --resume auto --out %s", a.resume);
+        args_want_file("--resume", a.resume, hint);
+    }
     return a;
 }
 
@@ -329,7 +352,6 @@ static void run_setup(Run *r, int argc, char **argv) {
     r->adam = (AdamWConfig){.beta1 = a->beta1, .beta2 = a->beta2, .eps = a->eps, .weight_decay = a->weight_decay};
     if (schedule_parse(a->schedule, &r->sched.kind) != 0 || decay_mask_parse(a->decay, &r->adam.decay_mask) != 0)
         die("%s", scpt_error());
-    if (a->init && a->resume) die("--init and --resume exclude each other");
     if (make_dirs(a->out) != 0) die("%s", scpt_error());
     if (rank == 0) prepare_run_dir(a->out);
     // A run directory that holds checkpoints is continued, as torchtitan does: a

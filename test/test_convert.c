@@ -370,6 +370,113 @@ static void test_bad_gguf(void) {
     model_free(&m);
 }
 
+// a safetensors file of F32 tensors (name, begin, end) over `data_bytes` zero bytes
+static const char *raw_safetensors(const char *name, const char *const *names, const int (*range)[2], int n,
+                                   size_t data_bytes) {
+    char header[1024];
+    int w = snprintf(header, sizeof header, "{");
+    for (int i = 0; i < n; i++)
+        w += snprintf(header + w, sizeof header - (size_t)w, "%s\"%s\": {\"dtype\": \"F32\", \"shape\": [%d], "
+                      "\"data_offsets\": [%d, %d]}", i ? ", " : "", names[i], (range[i][1] - range[i][0]) / 4,
+                      range[i][0], range[i][1]);
+    w += snprintf(header + w, sizeof header - (size_t)w, "}");
+    const char *path = tmp(name);
+    FILE *f = fopen(path, "wb");
+    uint64_t len = (uint64_t)w;
+    fwrite(&len, 8, 1, f);
+    fwrite(header, 1, (size_t)w, f);
+    for (size_t i = 0; i < data_bytes; i++) fputc(0, f);
+    fclose(f);
+    return path;
+}
+
+// tensors tile the data section: overlaps (one tensor aliasing another's bytes),
+// gaps and trailing bytes are refused, as the format's reference reader does
+static void test_safetensors_extents(void) {
+    const char *names[] = {"a", "b"};
+    SafeTensors st;
+    struct { int range[2][2]; size_t bytes; const char *want; } cases[] = {
+        {{{0, 8}, {8, 16}}, 16, NULL},
+        {{{8, 16}, {0, 8}}, 16, NULL},
+        {{{0, 8}, {0, 8}}, 8, "overlap"},
+        {{{0, 8}, {4, 12}}, 12, "overlap"},
+        {{{0, 8}, {12, 20}}, 20, "bytes 8..12 of the data belong to no tensor"},
+        {{{4, 12}, {12, 20}}, 20, "bytes 0..4 of the data belong to no tensor"},
+        {{{0, 8}, {8, 16}}, 24, "bytes 16..24 of the data belong to no tensor"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *path = raw_safetensors("extents.safetensors", names, cases[i].range, 2, cases[i].bytes);
+        int rc = st_open(&st, path);
+        if (rc == 0) st_close(&st);
+        if (!cases[i].want) CHECK(rc == 0, "case %zu: %s", i, scpt_error());
+        else CHECK(rc != 0 && strstr(scpt_error(), cases[i].want), "case %zu: %s", i, rc ? scpt_error() : "accepted");
+    }
+}
+
+// a GGUF header of n_kv one-byte KVs and n_t tensor infos, the last of each named
+// like the first (a duplicate), in a malloc'd buffer
+static uint8_t *gguf_many(uint64_t n_kv, uint64_t n_t, size_t *size) {
+    size_t cap = 24 + (size_t)(n_kv * 32 + n_t * 64), at = 0;
+    uint8_t *b = xcalloc(cap, 1);
+#define PUT(v) (memcpy(b + at, &(v), sizeof(v)), at += sizeof(v))
+    uint32_t version = 3;
+    memcpy(b, "GGUF", 4), at = 4;
+    PUT(version), PUT(n_t), PUT(n_kv);
+    for (uint64_t i = 0; i < n_kv; i++) {
+        char key[32];
+        uint64_t len = (uint64_t)snprintf(key, sizeof key, "k.%llu", (unsigned long long)(i + 1 < n_kv ? i : 0));
+        uint32_t type = GGUF_UINT8;
+        PUT(len), memcpy(b + at, key, len), at += len, PUT(type), b[at++] = 1;
+    }
+    for (uint64_t i = 0; i < n_t; i++) {
+        char name[32];
+        uint64_t len = (uint64_t)snprintf(name, sizeof name, "t.%llu", (unsigned long long)(i + 1 < n_t ? i : 0));
+        uint32_t dims = 1, type = GGML_F32;
+        uint64_t ne = 8, offset = i * 32;
+        PUT(len), memcpy(b + at, name, len), at += len, PUT(dims), PUT(ne), PUT(type), PUT(offset);
+    }
+#undef PUT
+    *size = at;
+    return b;
+}
+
+// Rejecting a crafted header costs n log n, not n^2 (main took 20 s for 100k keys),
+// and counts past the limits are refused before anything is read. The bound of 2 s
+// for 65536 names is ~20x the time measured under ASan on 2 cores.
+static void test_gguf_many_names(void) {
+    struct { uint64_t kv, t; const char *want; } cases[] = {
+        {GGUF_MAX_KVS, 1, "duplicate key k.0"},
+        {1, GGUF_MAX_TENSORS, "duplicate tensor t.0"},
+        {GGUF_MAX_KVS + 1, 1, "at most"},
+        {400000, 400000, "at most"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        size_t size;
+        uint8_t *buf = gguf_many(cases[i].kv, cases[i].t, &size);
+        Gguf g;
+        double t0 = wall_time();
+        int rc = gguf_file_parse(&g, buf, size, "many.gguf");
+        double took = wall_time() - t0;
+        if (rc == 0) gguf_file_free(&g);
+        CHECK(rc != 0 && strstr(scpt_error(), cases[i].want), "case %zu: %s", i, rc ? scpt_error() : "accepted");
+        CHECK(took < 2.0, "case %zu: %.2f s to reject", i, took);
+        free(buf);
+    }
+    // a key longer than the spec's 65535 bytes
+    uint8_t head[64] = "GGUF";
+    uint32_t version = 3;
+    uint64_t n_t = 0, n_kv = 1, len = GGUF_MAX_KEY + 1;
+    memcpy(head + 4, &version, 4), memcpy(head + 8, &n_t, 8), memcpy(head + 16, &n_kv, 8), memcpy(head + 24, &len, 8);
+    size_t size = 32 + (size_t)len + 16;
+    uint8_t *buf = xcalloc(size, 1);
+    memcpy(buf, head, 32);
+    Gguf g;
+    int rc = gguf_file_parse(&g, buf, size, "long.gguf");
+    if (rc == 0) gguf_file_free(&g);
+    CHECK(rc != 0 && strstr(scpt_error(), "string of 65536 bytes (at most 65535)"), "%s", rc ? scpt_error() : "accepted");
+    free(buf);
+}
+
 // the tokenizer.json beside a model is found; tokenizer metadata is written
 static void test_tokenizer(void) {
     Model m;
@@ -412,6 +519,8 @@ int main(void) {
     RUN_TEST(test_llmc);
     RUN_TEST(test_bad_hf);
     RUN_TEST(test_bad_gguf);
+    RUN_TEST(test_safetensors_extents);
+    RUN_TEST(test_gguf_many_names);
     RUN_TEST(test_tokenizer);
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);

@@ -285,7 +285,7 @@ static void test_keys(void) {
     CHECK(set.n == 2 * (1 + 3 + 1), "%zu keys", set.n);
     WorkItem p = {0, KIND_PAIR, {0, 2, 0}, 0, 0};
     char *k = item_key(&c, plans, &p, styles);
-    CHECK(!strcmp(k, "d1\x1fpair\x1f" "A\x1f" "C"), "pair key [%s]", k);
+    CHECK(!strcmp(k, "2:d14:pair1:A1:C"), "pair key [%s]", k);
     free(k);
     // many keys: the table grows and keeps them all
     StrSet big = {0};
@@ -297,6 +297,30 @@ static void test_keys(void) {
     strset_free(&big);
     strset_free(&set);
     plan_free(&plans[0]), plan_free(&plans[1]);
+}
+
+// Entity names holding control characters (U+001F, the old key separator, among
+// them): every planned item has its own key, so none is skipped as already done.
+static void test_keys_control_characters(void) {
+    Corpus c = {0};
+    Document doc = {.id = "d\x1f" "1"};
+    c.docs = &doc, c.n_docs = 1;
+    DocPlan plan = {0};
+    char *ents[] = {"a\x1f" "b", "c", "a", "b\x1f" "c", "\x01x\x1f"};
+    PlanConfig cfg = {.max_pairs = -1, .max_triples = -1, .seed = 1};
+    plan_entities(&plan, doc.id, ents, 5, &cfg);
+    CHECK(plan.n_entities == 5 && plan.n_items == 10 + 10, "%d entities, %d items", plan.n_entities, plan.n_items);
+    // the run's loop: an item whose key is already done is skipped
+    StrSet done = {0};
+    int written = 0;
+    for (int i = 0; i < plan.n_items; i++) {
+        char *k = item_key(&c, &plan, &plan.items[i], NULL);
+        if (!strset_has(&done, k)) strset_add(&done, k), written++;
+        free(k);
+    }
+    CHECK(written == plan.n_items, "%d of %d planned items would be written", written, plan.n_items);
+    strset_free(&done);
+    plan_free(&plan);
 }
 
 // ---- journal ------------------------------------------------------------------------------
@@ -419,6 +443,34 @@ static void test_parse_entities(void) {
     }
 }
 
+// The key at every offset of an error body, across the snippet's 200-byte cut:
+// no piece of it (4 bytes or more) reaches the message.
+static void test_snippet_redacts_before_cut(void) {
+    const char *key = "sk-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    size_t kn = strlen(key);
+    int leaks = 0;
+    for (size_t off = 0; off <= 260; off++) {
+        char body[400], out[256];
+        memset(body, '.', sizeof body);
+        memcpy(body + off, key, kn);
+        if (off >= 2) body[1] = '\0';   // a NUL in the body hides nothing
+        http_error_snippet(body, off + kn + 5, key, out, sizeof out);
+        for (size_t i = 0; i + 4 <= kn; i++) {
+            char piece[5];
+            memcpy(piece, key + i, 4), piece[4] = '\0';
+            if (strstr(out, piece)) {
+                if (!leaks++) CHECK(0, "offset %zu: [%s] shows %s", off, out, piece);
+                break;
+            }
+        }
+        CHECK(strlen(out) <= 200, "offset %zu: %zu bytes", off, strlen(out));
+    }
+    CHECK(leaks == 0, "the key leaked at %d offsets", leaks);
+    char raw[] = "a\0sk-SECRET123 b";
+    size_t n = redact_secret_bytes(raw, sizeof raw - 1, "sk-SECRET123");
+    CHECK(n == 7 && !memcmp(raw, "a\0*** b", 7), "redact past a NUL: %zu bytes", n);
+}
+
 static void test_redact(void) {
     char s[128] = "HTTP 401: invalid key sk-SECRET123, key sk-SECRET123 again";
     redact_secret(s, "sk-SECRET123");
@@ -439,11 +491,13 @@ int main(void) {
     RUN_TEST(test_scheduler);
     RUN_TEST(test_rephrase_chunks);
     RUN_TEST(test_keys);
+    RUN_TEST(test_keys_control_characters);
     RUN_TEST(test_journal);
     RUN_TEST(test_chat_request);
     RUN_TEST(test_parse_chat);
     RUN_TEST(test_parse_entities);
     RUN_TEST(test_redact);
+    RUN_TEST(test_snippet_redacts_before_cut);
     test_dir_remove();
     return test_summary();
 }

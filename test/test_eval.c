@@ -1,6 +1,7 @@
 // Tests of the evaluation: QA readers and their errors, option scoring (batched vs
 // alone, option order), chance accuracy of an untrained model, memorisation to 100%,
 // Wilson intervals, BM25 retrieval.
+#include <cjson/cJSON.h>
 #include <unistd.h>
 
 #include "bm25.h"
@@ -43,6 +44,21 @@ static void test_simple_reader_and_errors(void) {
         {"{\"article_id\": \"7\", \"article\": [\"<p>Some text.</p>\"], \"question1\": \"q?\", \"question1option1\": \"a\","
          " \"question1option2\": \"b\", \"question1option3\": \"c\", \"question1option4\": \"d\", \"question1_gold_label\": 5}\n",
          "bad.jsonl:1: question1 gold label is not 1..4"},
+        // gold labels that are not whole numbers are refused, not read as 2 and 3
+        {"{\"article_id\": \"7\", \"article\": \"<p>x</p>\", \"questions\": [{\"question\": \"q?\","
+         " \"options\": [\"w\", \"x\", \"y\", \"z\"], \"gold_label\": \"2.7\"}]}\n",
+         "bad.jsonl:1: question 1 gold label is not 1..4"},
+        {"{\"article_id\": \"7\", \"article\": \"<p>x</p>\", \"questions\": [{\"question\": \"q?\","
+         " \"options\": [\"w\", \"x\", \"y\", \"z\"], \"gold_label\": \"3xyz\"}]}\n",
+         "bad.jsonl:1: question 1 gold label is not 1..4"},
+        {"{\"article_id\": \"7\", \"article\": \"<p>x</p>\", \"questions\": [{\"question\": \"q?\","
+         " \"options\": [\"w\", \"x\", \"y\", \"z\"], \"gold_label\": 2.7}]}\n",
+         "bad.jsonl:1: question 1 gold label is not 1..4"},
+        {"{\"article_id\": \"7\", \"article\": \"<p>x</p>\", \"questions\": [{\"question\": \"q?\","
+         " \"options\": [\"w\", \"x\", \"y\", \"z\"], \"gold_label\": 1e300}]}\n",
+         "bad.jsonl:1: question 1 gold label is not 1..4"},
+        {"{\"question\": \"q\", \"options\": [\"a\", \"b\"], \"answer\": 0.5}\n", "bad.jsonl:1: answer 0.5 is not an integer"},
+        {"{\"question\": \"q\", \"options\": [\"a\", \"b\"], \"answer\": 1e300}\n", "bad.jsonl:1: answer 1e+300 out of range"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         p = write_tmp("bad.jsonl", bad[i].text);
@@ -222,6 +238,48 @@ static void test_memorised_set_scores_100(void) {
     tokenizer_free(tok);
 }
 
+// An option longer than the model's window is scored on its first tokens only; its
+// byte count for acc_norm is that of the scored tokens, not of the whole option.
+static void test_long_option_bytes_scored(void) {
+    Tokenizer *tok = tokenizer_open("gpt2");
+    if (!tok) SKIP_TEST("no GPT-2 vocabulary (%s): run scripts/setup --deps-only", scpt_error());
+    char longer[2048] = "";
+    for (int i = 0; i < 80; i++) strcat(longer, i ? " word" : "word");
+    char qa[2300];
+    snprintf(qa, sizeof qa, "{\"question\": \"q?\", \"options\": [\"short\", \"%s\"], \"answer\": 0}\n", longer);
+    QASet set;
+    CHECK(qa_load(&set, write_tmp("long.jsonl", qa)) == 0, "%s", scpt_error());
+    Model m;
+    tiny_model(&m, tokenizer_vocab_size(tok), 3);   // a window of 32 tokens
+    FILE *pred = tmpfile();
+    QAOptions qo = {0};
+    QAResult r;
+    CHECK(qa_evaluate(&m, tok, &set, &qo, pred, &r) == 0, "%s", scpt_error());
+    char line[8192] = "";
+    rewind(pred);
+    CHECK(fgets(line, sizeof line, pred) != NULL, "no prediction record");
+    cJSON *rec = cJSON_Parse(line);
+    int ntok = (int)cJSON_GetArrayItem(cJSON_GetObjectItem(rec, "tokens"), 1)->valuedouble;
+    double nbytes = cJSON_GetArrayItem(cJSON_GetObjectItem(rec, "bytes"), 1)->valuedouble;
+    // the bytes of the scored tokens, decoded independently
+    TokenIds ids = {0};
+    char spaced[2100];
+    snprintf(spaced, sizeof spaced, " %s", longer);
+    tokenizer_encode(tok, spaced, strlen(spaced), &ids);
+    size_t want = 0;
+    char *text = tokenizer_decode(tok, ids.ids, (size_t)ntok, &want);
+    CHECK(ntok == 31 && (int)ids.len > ntok, "%d of %zu tokens scored", ntok, ids.len);
+    CHECK(nbytes == (double)want && want < strlen(spaced), "bytes %g for %d scored tokens (%zu bytes), option %zu bytes",
+          nbytes, ntok, want, strlen(spaced));
+    free(text);
+    token_ids_free(&ids);
+    cJSON_Delete(rec);
+    fclose(pred);
+    model_free(&m);
+    qa_free(&set);
+    tokenizer_free(tok);
+}
+
 static void test_wilson(void) {
     double lo, hi;
     // reference values: statsmodels proportion_confint(k, n, method="wilson")
@@ -287,6 +345,7 @@ int main(void) {
     RUN_TEST(test_scoring_batch_and_order);
     RUN_TEST(test_untrained_near_chance);
     RUN_TEST(test_memorised_set_scores_100);
+    RUN_TEST(test_long_option_bytes_scored);
     RUN_TEST(test_wilson);
     RUN_TEST(test_bm25);
     char cmd[128];

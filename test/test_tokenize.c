@@ -204,8 +204,14 @@ static void test_threads_and_shards(void) {
     check_same(&c, &a, "small shards");
     CHECK(shards_small == (int)((a.len + 49999) / 50000) && largest == 50000, "%d shards, largest %lld",
           shards_small, (long long)largest);
-    // a rerun with big shards removes the stale small ones
-    CHECK(tokenize("--val-frac 0.1 --out small many.jsonl big.txt") == 0, "exit status");
+    // a rerun over the prefix is refused without --force and leaves the shards as they are
+    CHECK(tokenize("--val-frac 0.1 --out small many.jsonl big.txt") == 2 && stderr_has("--force"),
+          "a rerun over an earlier run's shards was not refused");
+    TokenIds kept = read_shards("small", "train", &shards1, NULL);
+    token_ids_free(&kept);
+    CHECK(shards1 == shards_small, "the refused rerun changed the shards: %d, were %d", shards1, shards_small);
+    // with --force, a rerun with big shards removes the small ones
+    CHECK(tokenize("--force --val-frac 0.1 --out small many.jsonl big.txt") == 0, "exit status");
     TokenIds d = read_shards("small", "train", &shards_small, NULL);
     CHECK(shards_small == 1, "%d shards after the rerun", shards_small);
     token_ids_free(&a), token_ids_free(&b), token_ids_free(&va), token_ids_free(&vb), token_ids_free(&c),
@@ -226,8 +232,33 @@ static void test_errors(void) {
     write_file("vocab.tiktoken", "garbage\n", 8);
     CHECK(tokenize("--vocab vocab.tiktoken --out e a.txt") == 1 && stderr_has("vocab.tiktoken:1: not a tiktoken rank line"),
           "bad vocabulary file");
-    CHECK(tokenize("a.txt") == 2 && stderr_has("usage"), "missing --out");
-    CHECK(tokenize("--val-frac 1.5 --out e a.txt") == 1 && stderr_has("--val-frac"), "bad --val-frac");
+    CHECK(tokenize("a.txt") == 2 && stderr_has("tokenize: --out is required"), "missing --out");
+    CHECK(tokenize("--val-frac 1.5 --out e a.txt") == 2 && stderr_has("--val-frac"), "bad --val-frac");
+    CHECK(tokenize("--val-frac nan --out e a.txt") == 2 && stderr_has("--val-frac: 'nan' is not a finite number"),
+          "--val-frac nan");
+}
+
+// A --force run that fails part-way leaves no shard of the earlier run behind:
+// the prefix never mixes two runs.
+static void test_force_failure_mixes_nothing(void) {
+    char text[4000];
+    for (int i = 0; i < (int)sizeof text; i++) text[i] = "abc def "[i % 8];
+    write_file("long.txt", text, sizeof text);
+    CHECK(tokenize("--shard-tokens 100 --out mix long.txt") == 0, "exit status");
+    int before;
+    TokenIds old = read_shards("mix", "train", &before, NULL);
+    token_ids_free(&old);
+    CHECK(before >= 3, "%d shards", before);
+    write_file("bad.jsonl", "{\"text\": \"ok\"}\n{\"text\": \"unterminated}\n", 40);
+    CHECK(tokenize("--force --shard-tokens 100 --out mix bad.jsonl") == 1, "the failing rerun did not fail");
+    int left = 0;
+    for (int i = 0; i < before; i++) {
+        char name[64], path[512];
+        snprintf(name, sizeof name, "mix_train_%06d.bin", i);
+        in_dir(path, name);
+        left += access(path, F_OK) == 0;
+    }
+    CHECK(left == 0, "%d shards of the earlier run remain beside the failed run's", left);
 }
 
 // --val-frac on a corpus too small for any document to be drawn: an error that points
@@ -237,7 +268,7 @@ static void test_empty_val_split(void) {
     CHECK(tokenize("--val-frac 0.01 --out v two.jsonl") == 1 && stderr_has("validation split is empty") &&
               stderr_has("--val-tokens"),
           "an empty validation split passed");
-    CHECK(tokenize("--val-tokens 3 --out v two.jsonl") == 0, "--val-tokens on the same corpus failed");
+    CHECK(tokenize("--force --val-tokens 3 --out v two.jsonl") == 0, "--val-tokens on the same corpus failed");
 }
 
 int main(void) {
@@ -256,6 +287,7 @@ int main(void) {
     RUN_TEST(test_threads_and_shards);
     RUN_TEST(test_errors);
     RUN_TEST(test_empty_val_split);
+    RUN_TEST(test_force_failure_mixes_nothing);
     tokenizer_free(gpt2);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -57,8 +57,8 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S "$src" -B "$build" $CMAKE_FLAGS >"$root/configure.log" 2>&1 ||
         { tail -n 30 "$root/configure.log" >&2; exit 1; }
 fi
-echo "llama_server: building $LLAMA_TARGETS (-j$JOBS, a few minutes the first time; log $root/build.log)"
+echo "llama_server: building $LLAMA_TARGETS (-j$JOBS, about 10 minutes on 2 cores the first time; log $root/build.log)"
+. "$(dirname "$0")/cmake_progress.bash"
 # shellcheck disable=SC2086
-cmake --build "$build" --target $LLAMA_TARGETS -j"$JOBS" >"$root/build.log" 2>&1 ||
-    { tail -n 30 "$root/build.log" >&2; exit 1; }
+cmake_progress llama_server "$root/build.log" "$build" "$JOBS" $LLAMA_TARGETS
 echo "$want" >"$stamp"

@@ -18,6 +18,6 @@ fi
 head=$(git -C "$root/src" rev-parse HEAD)
 [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$head" ] && [ -e "$build/bin/libllama.so" ] && exit 0
 echo "llama_tools: building libllama (-j${SCPT_BUILD_JOBS:-2}; log $root/build-llama.log)"
-cmake --build "$build" --target llama -j"${SCPT_BUILD_JOBS:-2}" >"$root/build-llama.log" 2>&1 ||
-    { tail -n 30 "$root/build-llama.log" >&2; exit 1; }
+. "$here/cmake_progress.bash"
+cmake_progress llama_tools "$root/build-llama.log" "$build" "${SCPT_BUILD_JOBS:-2}" llama
 echo "$head" >"$stamp"

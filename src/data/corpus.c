@@ -229,14 +229,22 @@ static void add_question(Document *d, Question q) {
     d->questions[d->n_questions++] = q;
 }
 
-// gold_label (1-based, number or string) -> 0-based index, checked against the options
+// gold_label (1-based, number or string) -> 0-based index, checked against the options:
+// a whole number, nothing else ("2.7" and "3xyz" are refused, not read as 2 and 3)
 static int parse_gold(const cJSON *v, int n_options, int *gold) {
     *gold = -1;
     if (!v || cJSON_IsNull(v)) return 0;
-    // a number is range-checked before it is converted (out of long's range it does not)
-    long g = cJSON_IsNumber(v) ? (v->valuedouble >= 1 && v->valuedouble <= n_options ? (long)v->valuedouble : 0)
-             : cJSON_IsString(v) ? strtol(v->valuestring, NULL, 10) : 0;
-    if (g < 1 || g > n_options) return -1;
+    double g = -1;
+    if (cJSON_IsNumber(v)) {
+        g = v->valuedouble;
+    } else if (cJSON_IsString(v)) {
+        const char *s = v->valuestring;
+        char *end;
+        long x = strtol(s, &end, 10);
+        if (end != s && *end == '\0' && s[0] >= '0' && s[0] <= '9') g = (double)x;
+    }
+    // compared as a double: a huge or fractional value never reaches the int conversion
+    if (!(g >= 1 && g <= n_options) || g != (double)(int)g) return -1;
     *gold = (int)g - 1;
     return 0;
 }

@@ -3,7 +3,8 @@
 // 5xx, a body the caller rejects) waits with exponential backoff and jitter, or
 // for as long as the server's Retry-After says, and is sent again; after
 // max_retries it is reported failed. A 429 also holds back every other start
-// until its Retry-After has passed. 401/403/404 stop the run: they will not pass.
+// until its Retry-After has passed. 401/403/404 stop the run: they will not pass,
+// and so does a refused connection before the server has ever answered.
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "util.h"
 
 #define MAX_BODY (64u << 20)   // a chat completion is far smaller; more is a broken server
+#define SNIPPET_BYTES 200      // of a response body quoted in a message
 
 struct HttpJob {
     void *user;
@@ -45,15 +47,37 @@ struct HttpPool {
     double last_log;
     long quiet_logs;
     int fatal;
+    int answered;            // some request got an HTTP answer: the server exists
 };
 
-void redact_secret(char *s, const char *secret) {
+size_t redact_secret_bytes(char *s, size_t len, const char *secret) {
     size_t n = secret ? strlen(secret) : 0;
-    if (n < 4) return;   // short "keys" such as "x" would garble the message
-    for (char *p = strstr(s, secret); p; p = strstr(p + 3, secret)) {
+    if (n < 4) return len;   // short "keys" such as "x" would garble the message
+    for (char *p = memmem(s, len, secret, n); p; p = memmem(p + 3, len - (size_t)(p + 3 - s), secret, n)) {
         memcpy(p, "***", 3);
-        memmove(p + 3, p + n, strlen(p + n) + 1);
+        memmove(p + 3, p + n, len - (size_t)(p + n - s));
+        len -= n - 3;
     }
+    return len;
+}
+
+void redact_secret(char *s, const char *secret) { s[redact_secret_bytes(s, strlen(s), secret)] = '\0'; }
+
+void http_error_snippet(const char *body, size_t len, const char *secret, char *out, size_t cap) {
+    // redacted before it is cut: a key straddling the cut would leave its first half
+    size_t take = SNIPPET_BYTES + (secret ? strlen(secret) : 0);
+    if (take > len) take = len;
+    char *copy = xmalloc(take + 1);
+    memcpy(copy, body, take);
+    size_t n = redact_secret_bytes(copy, take, secret);
+    if (n > SNIPPET_BYTES) n = SNIPPET_BYTES;
+    if (n >= cap) n = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)copy[i];
+        out[i] = c < 32 ? ' ' : (char)c;
+    }
+    out[n] = '\0';
+    free(copy);
 }
 
 static int curl_ready;
@@ -212,18 +236,6 @@ static void retry_or_fail(HttpPool *p, HttpJob *j, const char *reason, double wa
     p->waiting[p->n_waiting++] = j;
 }
 
-// a short, single-line, redacted piece of a response body for messages
-static void body_snippet(const HttpPool *p, const HttpJob *j, char *out, size_t cap) {
-    size_t n = j->resp_len < 200 ? j->resp_len : 200;
-    if (n >= cap) n = cap - 1;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)j->resp[i];
-        out[i] = c < 32 ? ' ' : (char)c;
-    }
-    out[n] = '\0';
-    redact_secret(out, p->cfg.api_key);
-}
-
 // the Retry-After of a response in seconds (retry-after-ms first), -1 when none
 static double retry_after(HttpPool *p, CURL *e) {
     struct curl_header *h;
@@ -263,6 +275,13 @@ static void completed(HttpPool *p, CURL *e, CURLcode code) {
         else
             snprintf(reason, sizeof reason, "transport: %s%s%s", curl_easy_strerror(code),
                      j->curl_error[0] ? ": " : "", j->curl_error);
+        // nothing has ever answered at this address: retrying for minutes would not help
+        if (!p->answered && (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST)) {
+            scpt_set_error("no server answers at %s (%s); start one or set OPENAI_BASE_URL", p->cfg.url, reason);
+            p->fatal = 1;
+            abandon(p, j);
+            return;
+        }
         if (code == CURLE_URL_MALFORMAT || code == CURLE_UNSUPPORTED_PROTOCOL) {
             scpt_set_error("request to the server failed: %s", reason);
             p->fatal = 1;
@@ -273,8 +292,11 @@ static void completed(HttpPool *p, CURL *e, CURLcode code) {
         retry_or_fail(p, j, reason, -1);
         return;
     }
+    p->answered = 1;
     if (status >= 200 && status < 300) {
         reason[0] = '\0';
+        // a server that echoes the key puts it in no record and no message
+        if (j->resp) j->resp[j->resp_len = redact_secret_bytes(j->resp, j->resp_len, p->cfg.api_key)] = '\0';
         Verdict v = p->cfg.on_response(p->cfg.ctx, j->user, j->resp ? j->resp : "", j->resp_len, reason,
                                        sizeof reason);
         redact_secret(reason, p->cfg.api_key);
@@ -293,7 +315,7 @@ static void completed(HttpPool *p, CURL *e, CURLcode code) {
         return;
     }
     p->stats.http_errors++;
-    body_snippet(p, j, snippet, sizeof snippet);
+    http_error_snippet(j->resp ? j->resp : "", j->resp_len, p->cfg.api_key, snippet, sizeof snippet);
     snprintf(reason, sizeof reason, "HTTP %ld: %s", status, snippet);
     if (status == 429) {
         p->stats.rate_limited++;

@@ -277,14 +277,12 @@ char *item_key(const Corpus *c, const DocPlan *plans, const WorkItem *it, const 
 }
 
 char *join_key(const char *const *parts, int n) {
+    // each part as <length>:<bytes>: no name, whatever bytes it holds, can make two
+    // items' keys equal (a separator could appear inside an entity name)
     size_t len = 1;
-    for (int i = 0; i < n; i++) len += strlen(parts[i]) + 1;
+    for (int i = 0; i < n; i++) len += strlen(parts[i]) + 21;
     char *key = xmalloc(len), *w = key;
-    for (int i = 0; i < n; i++) {
-        size_t k = strlen(parts[i]);
-        memcpy(w, parts[i], k);
-        w += k;
-        *w++ = i + 1 < n ? '\x1f' : '\0';
-    }
+    for (int i = 0; i < n; i++) w += sprintf(w, "%zu:%s", strlen(parts[i]), parts[i]);
+    *w = '\0';
     return key;
 }

@@ -68,6 +68,14 @@ static int encode(const Tokenizer *tok, const char *s, TokenIds *ids, int vocab)
     return 0;
 }
 
+// bytes of the first n tokens: what was scored of an option the window cut short
+static double token_bytes(const Tokenizer *tok, const int32_t *ids, int n) {
+    size_t total = 0, len;
+    for (int k = 0; k < n; k++)
+        if (tokenizer_token_bytes(tok, ids[k], &len)) total += len;
+    return (double)total;
+}
+
 static void write_record(FILE *f, const QASet *set, int i, const double *lp, const int *ntok, const double *nbytes,
                          int pred, int pred_tok, int pred_byte) {
     const QAItem *it = &set->items[i];
@@ -129,6 +137,9 @@ int qa_evaluate(Model *m, const Tokenizer *tok, const QASet *set, const QAOption
         }
         if (rc != 0) break;
         score_options(m, prompt.ids, (int)prompt.len, ids, nids, no, lp, ntok);
+        // acc_norm divides by the bytes that were scored, not the whole option's
+        for (int j = 0; j < no; j++)
+            if (ntok[j] < nids[j]) nbytes[j] = token_bytes(tok, ids[j], ntok[j]);
         for (int j = 0; j < no; j++) per_tok[j] = ntok[j] ? lp[j] / ntok[j] : lp[j], per_byte[j] = lp[j] / nbytes[j];
         int pred = argmax(lp, no), pred_tok = argmax(per_tok, no), pred_byte = argmax(per_byte, no);
         res->n++;

@@ -37,11 +37,14 @@ static int parse_simple(Document *d, const cJSON *row, const char *path, long li
     if (!cJSON_IsArray(opts) || cJSON_GetArraySize(opts) < 2 || cJSON_GetArraySize(opts) > 16)
         return scpt_set_error("%s:%ld: \"options\" must be a list of 2 to 16 strings", path, lineno), -1;
     int n = cJSON_GetArraySize(opts);
-    // the range is checked on the double: a value outside int's range does not convert
-    if (!cJSON_IsNumber(ans) || ans->valuedouble != floor(ans->valuedouble))
+    if (!cJSON_IsNumber(ans))
         return scpt_set_error("%s:%ld: no integer \"answer\" (0-based option index)", path, lineno), -1;
-    if (ans->valuedouble < 0 || ans->valuedouble >= n)
+    // the range as a double first: a huge value never reaches the int conversion
+    if (!(ans->valuedouble >= 0 && ans->valuedouble < n))
         return scpt_set_error("%s:%ld: answer %g out of range 0..%d", path, lineno, ans->valuedouble, n - 1), -1;
+    if (ans->valuedouble != (int)ans->valuedouble)
+        return scpt_set_error("%s:%ld: answer %g is not an integer (0-based option index)", path, lineno,
+                              ans->valuedouble), -1;
     Question *qq = xcalloc(1, sizeof *qq);
     qq->question = xstrdup(q->valuestring);
     qq->options = xcalloc((size_t)n, sizeof *qq->options);

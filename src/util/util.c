@@ -29,7 +29,7 @@ const char *scpt_error(void) { return error_message; }
 void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fputs("scpt: ", stderr);
+    fprintf(stderr, "%s: ", program_invocation_short_name);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);

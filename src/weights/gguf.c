@@ -120,10 +120,15 @@ static int take(Cursor *c, void *dst, size_t n, const char *what) {
 static int take_u32(Cursor *c, uint32_t *v, const char *what) { return take(c, v, 4, what); }
 static int take_u64(Cursor *c, uint64_t *v, const char *what) { return take(c, v, 8, what); }
 
-// a string as a malloc'd NUL-terminated copy; *len gets its byte length
-static int take_string(Cursor *c, char **out, uint64_t *len, const char *what) {
+// a string of at most `max` bytes as a malloc'd NUL-terminated copy; *len gets its byte length
+static int take_string(Cursor *c, char **out, uint64_t *len, uint64_t max, const char *what) {
     uint64_t n;
     if (take_u64(c, &n, what) != 0) return -1;
+    if (n > max) {
+        scpt_set_error("%s: %s: string of %llu bytes (at most %llu)", c->name, what, (unsigned long long)n,
+                       (unsigned long long)max);
+        return -1;
+    }
     if (n > left(c)) {
         scpt_set_error("%s: %s: string length %llu exceeds the %zu bytes left in the file", c->name,
                        what, (unsigned long long)n, left(c));
@@ -168,11 +173,11 @@ static void scalar_to_value(GgufKV *kv, const uint8_t *raw) {
 static int read_kv(Cursor *c, GgufKV *kv, int index) {
     char what[96];
     snprintf(what, sizeof what, "key %d", index);
-    if (take_string(c, &kv->key, NULL, what) != 0) return -1;
+    if (take_string(c, &kv->key, NULL, GGUF_MAX_KEY, what) != 0) return -1;
     uint32_t type;
     if (take_u32(c, &type, kv->key) != 0) return -1;
     kv->type = type;
-    if (type == GGUF_STRING) return take_string(c, &kv->str, &kv->n, kv->key);
+    if (type == GGUF_STRING) return take_string(c, &kv->str, &kv->n, GGUF_MAX_STRING, kv->key);
     if (type != GGUF_ARRAY) {
         size_t sz = scalar_size(type);
         uint8_t raw[8];
@@ -187,6 +192,11 @@ static int read_kv(Cursor *c, GgufKV *kv, int index) {
     uint32_t elem;
     if (take_u32(c, &elem, kv->key) != 0 || take_u64(c, &kv->n, kv->key) != 0) return -1;
     kv->elem_type = elem;
+    if (kv->n > GGUF_MAX_ARRAY) {
+        scpt_set_error("%s: key %s: array of %llu elements (at most %llu)", c->name, kv->key,
+                       (unsigned long long)kv->n, (unsigned long long)GGUF_MAX_ARRAY);
+        return -1;
+    }
     if (elem == GGUF_ARRAY) {
         scpt_set_error("%s: key %s is an array of arrays, which is not supported", c->name, kv->key);
         return -1;
@@ -201,7 +211,7 @@ static int read_kv(Cursor *c, GgufKV *kv, int index) {
         kv->strs = xcalloc(kv->n, sizeof *kv->strs);
         kv->lens = xcalloc(kv->n, sizeof *kv->lens);
         for (uint64_t i = 0; i < kv->n; i++)
-            if (take_string(c, &kv->strs[i], &kv->lens[i], kv->key) != 0) return -1;
+            if (take_string(c, &kv->strs[i], &kv->lens[i], GGUF_MAX_STRING, kv->key) != 0) return -1;
         return 0;
     }
     size_t sz = scalar_size(elem);
@@ -222,7 +232,7 @@ static int read_tensor_info(Cursor *c, GgufTensor *t, int index) {
     char what[64], *name;
     uint64_t len;
     snprintf(what, sizeof what, "tensor %d name", index);
-    if (take_string(c, &name, &len, what) != 0) return -1;
+    if (take_string(c, &name, &len, GGUF_MAX_KEY, what) != 0) return -1;
     if (len == 0 || len >= GGUF_MAX_NAME || strlen(name) != len) {
         scpt_set_error("%s: tensor %d has a name of %llu bytes (must be 1..%d, no NUL)", c->name,
                        index, (unsigned long long)len, GGUF_MAX_NAME - 1);
@@ -267,6 +277,17 @@ static int read_tensor_info(Cursor *c, GgufTensor *t, int index) {
         return -1;
     }
     return 0;
+}
+
+static int cmp_name(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+// the first name that occurs twice among n (sorted copies of the pointers: n log n,
+// where a scan per name would take minutes on a crafted file), or NULL
+static const char *first_repeat(const char **names, int n) {
+    qsort(names, (size_t)n, sizeof *names, cmp_name);
+    for (int i = 1; i < n; i++)
+        if (strcmp(names[i - 1], names[i]) == 0) return names[i];
+    return NULL;
 }
 
 static int cmp_offset(const void *a, const void *b) {
@@ -336,6 +357,11 @@ int gguf_file_parse(Gguf *g, const void *buf, size_t size, const char *name) {
     }
     if (take_u64(&c, &n_tensors, "tensor count") != 0 || take_u64(&c, &n_kv, "KV count") != 0)
         return -1;
+    if (n_kv > GGUF_MAX_KVS || n_tensors > GGUF_MAX_TENSORS) {
+        scpt_set_error("%s: %llu KVs and %llu tensors (at most %d and %d)", name, (unsigned long long)n_kv,
+                       (unsigned long long)n_tensors, GGUF_MAX_KVS, GGUF_MAX_TENSORS);
+        return -1;
+    }
     // a KV takes at least 8 (key length) + 4 (type) + 1 bytes, a tensor info 8+4+8+4+8
     if (n_kv > left(&c) / 13 || n_tensors > left(&c) / 32) {
         scpt_set_error("%s: %llu KVs and %llu tensors cannot fit in a %zu-byte file", name,
@@ -347,21 +373,18 @@ int gguf_file_parse(Gguf *g, const void *buf, size_t size, const char *name) {
     for (uint64_t i = 0; i < n_kv; i++) {
         g->n_kv = (int)i + 1;   // so gguf_file_free releases the partly read KV too
         if (read_kv(&c, &g->kv[i], (int)i) != 0) goto fail;
-        for (uint64_t j = 0; j < i; j++)
-            if (strcmp(g->kv[j].key, g->kv[i].key) == 0) {
-                scpt_set_error("%s: duplicate key %s", name, g->kv[i].key);
-                goto fail;
-            }
     }
     g->n_tensors = (int)n_tensors;
     for (uint64_t i = 0; i < n_tensors; i++)
         if (read_tensor_info(&c, &g->tensors[i], (int)i) != 0) goto fail;
-    for (int i = 1; i < g->n_tensors; i++)   // names are short: a linear scan per tensor is cheap
-        for (int j = 0; j < i; j++)
-            if (strcmp(g->tensors[i].name, g->tensors[j].name) == 0) {
-                scpt_set_error("%s: duplicate tensor %s", name, g->tensors[i].name);
-                goto fail;
-            }
+    uint64_t most = n_kv > n_tensors ? n_kv : n_tensors;
+    const char **names = xmalloc((size_t)(most ? most : 1) * sizeof *names), *repeat;
+    for (int i = 0; i < g->n_kv; i++) names[i] = g->kv[i].key;
+    if ((repeat = first_repeat(names, g->n_kv))) scpt_set_error("%s: duplicate key %s", name, repeat);
+    for (int i = 0; i < g->n_tensors && !repeat; i++) names[i] = g->tensors[i].name;
+    if (!repeat && (repeat = first_repeat(names, g->n_tensors))) scpt_set_error("%s: duplicate tensor %s", name, repeat);
+    free(names);
+    if (repeat) goto fail;
     if (check_layout(g, &c, buf, size) != 0) goto fail;
     return 0;
 fail:

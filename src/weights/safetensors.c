@@ -87,6 +87,44 @@ static int parse_tensor(StTensor *t, const cJSON *item, const SafeTensors *st, c
     return 0;
 }
 
+static int by_begin(const void *a, const void *b) {
+    const StTensor *x = *(const StTensor *const *)a, *y = *(const StTensor *const *)b;
+    if (x->data != y->data) return x->data < y->data ? -1 : 1;
+    return (x->nbytes > y->nbytes) - (x->nbytes < y->nbytes);
+}
+
+// The tensors tile the data section: in offset order each starts where the one
+// before ends, the first at 0, the last at its end (as the format's reference
+// reader demands). A tensor aliasing another's bytes, or bytes nobody owns, is a
+// broken or crafted file.
+static int check_extents(const SafeTensors *st, const uint8_t *data, size_t data_bytes) {
+    const StTensor **order = xmalloc((size_t)(st->num_tensors ? st->num_tensors : 1) * sizeof *order);
+    for (int i = 0; i < st->num_tensors; i++) order[i] = &st->tensors[i];
+    qsort(order, (size_t)st->num_tensors, sizeof *order, by_begin);
+    size_t at = 0;
+    int rc = 0;
+    for (int i = 0; i < st->num_tensors && rc == 0; i++) {
+        size_t begin = (size_t)(order[i]->data - data);
+        if (begin < at) {
+            scpt_set_error("%s: tensors '%s' and '%s' overlap (bytes %zu..%zu)", st->path, order[i - 1]->name,
+                           order[i]->name, begin, at);
+            rc = -1;
+        } else if (begin > at) {
+            scpt_set_error("%s: bytes %zu..%zu of the data belong to no tensor (before '%s')", st->path, at, begin,
+                           order[i]->name);
+            rc = -1;
+        }
+        at = begin + order[i]->nbytes;
+    }
+    if (rc == 0 && at != data_bytes) {
+        scpt_set_error("%s: bytes %zu..%zu of the data belong to no tensor (after the last)", st->path, at,
+                       data_bytes);
+        rc = -1;
+    }
+    free(order);
+    return rc;
+}
+
 static int parse_metadata(SafeTensors *st, const cJSON *meta) {
     if (!cJSON_IsObject(meta)) {
         scpt_set_error("%s: __metadata__ is not an object", st->path);
@@ -156,6 +194,7 @@ int st_open(SafeTensors *st, const char *path) {
         }
         if (parse_tensor(&st->tensors[st->num_tensors++], item, st, data, data_bytes) != 0) goto fail;
     }
+    if (check_extents(st, data, data_bytes) != 0) goto fail;
     cJSON_Delete(root);
     close(fd);
     return 0;
