@@ -325,6 +325,20 @@ endif
 bench-e2e: $(BIN)/train $(B)/test/make_shards
 	dev/bench_e2e.sh
 
+# ---- the first GPU run (issue #13): dev/gpu_check.sh, doc/gpu_training.md ----------
+# gpu-check: machine, build, test-gpu, train vs PyTorch, compute-sanitizer, kernel
+# benchmarks, each gated on time; logs and verdict in $(OUT) (or out/gpu_check).
+# gpu-deps: here, where apt works, the .deb files of what the build links that a GPU
+# machine may lack (cJSON, PCRE2, make: train links -lcjson -lpcre2-8; libcurl only
+# entigraph, which the check does not build), into gpu_deps/ (ignored by git; it
+# travels with a copy of the tree, and gpu_check.sh unpacks it with dpkg -x)
+GPU_DEBS := libcjson1 libcjson-dev libpcre2-8-0 libpcre2-dev make
+.PHONY: gpu-check gpu-deps
+gpu-check:
+	dev/gpu_check.sh $(OUT)
+gpu-deps:
+	mkdir -p gpu_deps && cd gpu_deps && apt-get download $(GPU_DEBS)
+
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:
 all: $(addprefix $(BIN)/,$(PROGRAMS))
