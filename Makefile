@@ -133,6 +133,8 @@ bench-entigraph: $(BIN)/entigraph $(B)/test/make_tiny_llama
 # ---- CUDA kernels (issue #5): kernels/*.cu, their GPU tests and benchmarks -------
 # Built whenever nvcc is found, so a machine without a GPU still proves they compile.
 # Objects go to build/cuda whatever B is: the sanitizer build links the same ones.
+# `make test-gpu` fails where no device works, with the CUDA error (SCPT_REQUIRE_GPU=0: skips)
+SCPT_REQUIRE_GPU ?= 1
 ifndef NVCC
 NVCC := $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
 endif
@@ -173,8 +175,6 @@ $(B)/test/test_attention_gpu: $(CUDA_B)/test/test_attention_gpu.o $(KERNELS_OBJS
 $(B)/test/test_matmul_gpu: $(CUDA_B)/test/test_matmul_gpu.o $(CUDA_B)/kernels/matmul.o $(call objs,$(LAYERS_PART) $(UTIL_PART))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CUDA_LIBS) -lcublasLt -o $@
-# `make test-gpu` fails where no device works, with the CUDA error (SCPT_REQUIRE_GPU=0: skips)
-SCPT_REQUIRE_GPU ?= 1
 test-gpu gpu-sanitize: export SCPT_REQUIRE_GPU := $(SCPT_REQUIRE_GPU)
 # `make gpu-sanitize` (or `make test-gpu SANITIZE=1`): compute-sanitizer memcheck and
 # racecheck over the kernel tests, memcheck over the matmuls and the GPU model's
@@ -207,7 +207,8 @@ else
 $(info note: nvcc not found: the CUDA kernels, their tests and benchmarks are skipped)
 .PHONY: test-gpu bench-kernels gpu-sanitize
 test-gpu bench-kernels gpu-sanitize:
-	@echo "SKIP: nvcc not found (install the CUDA toolkit to build the GPU path)"; [ "$(SCPT_REQUIRE_GPU)" != 1 ]
+	@echo "$(if $(filter 1,$(SCPT_REQUIRE_GPU)),FAIL,SKIP): nvcc not found (install the CUDA toolkit to build the GPU path)"; \
+	 [ "$(SCPT_REQUIRE_GPU)" != 1 ]
 endif
 
 # ---- evaluation (issue #8): QA accuracy, BM25 retrieval, perplexity, the scaling-curve fit ----

@@ -24,14 +24,15 @@ peak_mib() {
 }
 small=$(peak_mib 1)
 large=$(peak_mib 8)
-echo "  peak host memory: batch 1 $small MiB, batch 8 $large MiB (reserving CPU activations would add over 14 GiB)"
+echo "  peak host memory: batch 1 $small MiB, batch 8 $large MiB (reserving CPU activations added ~20 GiB)"
 check "a GPU run at batch 1 reports its peak host memory" test "${small:-0}" -gt 0
 check "a GPU run at batch 8 reports its peak host memory" test "${large:-0}" -gt 0
 # 7 more sequences of 1024 tokens cost the host their token ids and the loader's
-# windows (well under 1 MiB); 256 MiB of room for allocator noise, ~60x below what
-# host activations would add
-check "host memory does not grow with the batch on the GPU path (+$((large - small)) MiB, limit 256)" \
-    test $((large - small)) -le 256
+# windows (well under 1 MiB). Whether the GPU's own allocations show in the address
+# space depends on the driver's unified addressing: its activations for 7 more
+# sequences are ~2.8 GB. Reserving host activations added ~20 GiB. Limit: 4 GiB.
+check "host memory does not grow with B x T x T on the GPU path (+$((large - small)) MiB, limit 4096)" \
+    test $((large - small)) -le 4096
 check "--no-final-ckpt: 2 steps trained" grep -q '"step": 2,' "$tmp/b8/metrics.jsonl"
 check "--no-final-ckpt: no checkpoint written" test -f "$tmp/b8/metrics.jsonl" -a -z "$(ls "$tmp/b8" | grep ckpt_)"
 finish
