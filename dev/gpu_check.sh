@@ -13,8 +13,9 @@
 #   memcheck  compute-sanitizer memcheck over the kernel, matmul and model tests
 #   benches   every kernel benchmark of dev/cuda
 #   racecheck compute-sanitizer racecheck over the kernel tests
-# Every log goes to OUTDIR, and a one-screen verdict to OUTDIR/verdict.txt (also
-# printed). Exits 0 only when every stage passed; a stage skipped (no device, no
+# GPU_CHECK_STAGES="e2e benches" runs only those of the stages after build (a rerun
+# of what an earlier run had no time for). Every log goes to OUTDIR, and a
+# one-screen verdict to OUTDIR/verdict.txt (also printed). Exits 0 only when every stage passed; a stage skipped (no device, no
 # time, not built) or failed makes it exit 1.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,13 +32,14 @@ status=0
 
 elapsed() { echo $(($(date +%s) - start)); }
 left() { echo $((budget - $(elapsed))); }
-# record STAGE RESULT DETAIL: one verdict line (RESULT: PASS, FAIL, SKIPPED)
+# record STAGE RESULT DETAIL: one verdict line (RESULT: PASS, FAIL, SKIPPED, or OFF:
+# left out by GPU_CHECK_STAGES, the only one besides PASS that does not fail the check)
 record() {
     local line
     line=$(printf "%-10s %-7s %s" "$1" "$2" "$3")
     echo "$line"
     lines+=("$line")
-    [ "$2" = PASS ] || status=1
+    [ "$2" = PASS ] || [ "$2" = OFF ] || status=1
 }
 # fits STAGE SECONDS: true when the stage's estimate fits in the time left, else recorded skipped
 fits() {
@@ -153,15 +155,24 @@ if [ $built = 1 ]; then
 fi
 # at most twice a stage's estimate, and never past the budget
 cap() { local l; l=$(left); echo $(( l < 2 * $1 ? l : 2 * $1 )); }
-# gate STAGE SECONDS: true when the stage can run: built, a device, time left
+# selected STAGE: in GPU_CHECK_STAGES (when set), else recorded skipped
+selected() {
+    [ -z "${GPU_CHECK_STAGES:-}" ] || [[ " $GPU_CHECK_STAGES " == *" $1 "* ]] && return 0
+    record "$1" OFF "not in GPU_CHECK_STAGES"
+    return 1
+}
+# gate STAGE SECONDS: true when the stage can run: selected, built, a device, time left
 gate() {
+    selected "$1" || return 1
     if [ $device = 0 ]; then record "$1" SKIPPED "$no_device"; return 1; fi
     fits "$1" "$2"
 }
 
 # ---- test-gpu: runs without a device too, to show it fails with CUDA's error ------
 stage_header test-gpu
-if [ $built = 0 ]; then
+if ! selected test-gpu; then
+    :
+elif [ $built = 0 ]; then
     record test-gpu SKIPPED "$no_device"
 elif fits test-gpu 150; then
     SCPT_REQUIRE_GPU=1 run_logged "$out/test_gpu.log" "$(cap 150)" "$make_cmd" "${make_args[@]}" test-gpu
@@ -170,7 +181,9 @@ elif fits test-gpu 150; then
     [ $rc = 124 ] && tally="stopped at the time limit; $tally"
     if [ $rc = 0 ]; then record test-gpu PASS "$tally"
     else record test-gpu FAIL "${tally:-no tally (see test_gpu.log)}$([ $device = 0 ] && echo " ($no_device)")"; fi
-    while read -r l; do notes+=("  test-gpu: $l"); done < <(grep -E '^\[FAIL\]|FAIL .*:[0-9]+:' "$out/test_gpu.log" | head -n 8)
+    # the failures, each under the program that printed it
+    while read -r l; do notes+=("  $l"); done < <(awk '/^== / { prog = $2 } /^\[FAIL\]|^  FAIL |^broken:/ {
+        sub(/^ +/, ""); print prog ": " $0 }' "$out/test_gpu.log" | cut -c1-160 | head -n 10)
 fi
 
 # ---- e2e: train beside PyTorch at gpt2-124m, B=16, T=1024 -------------------------
