@@ -210,11 +210,13 @@ int main(int argc, char **argv) {
     if (err != cudaSuccess || devices == 0)
         return test_no_gpu(err != cudaSuccess ? cudaGetErrorString(err) : "none visible");
     if (argc > 1) test_filter = argv[1];
-    RUN_TEST(test_odd_shapes);
-    RUN_TEST(test_bias_reduction_rows);
-    RUN_TEST(test_gelu_epilogues);
+    // the model's shapes first: where cuBLASLt has no algorithm for a shape it exits
+    // (kernels/matmul.cu), and the odd shapes, which the model never uses, are likelier
     RUN_TEST(test_gpt2_shapes);
     RUN_TEST(test_llama_shapes);
+    RUN_TEST(test_gelu_epilogues);
+    RUN_TEST(test_bias_reduction_rows);
+    RUN_TEST(test_odd_shapes);
     matmul_cuda_free();
     CUDA_CHECK(cudaDeviceSynchronize());
     return test_summary();
