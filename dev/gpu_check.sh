@@ -7,6 +7,7 @@
 #   deps      cJSON and PCRE2 from gpu_deps/*.deb (`make gpu-deps`) when the system
 #             lacks them, unpacked into build/gpu_deps and built against; make too
 #   build     only what the later stages run, with every core
+#   device    whether CUDA starts (the kernel test's probe; CUDA's error when not)
 #   test-gpu  `make test-gpu` under SCPT_REQUIRE_GPU=1: no device is a failure
 #   e2e       train at gpt2-124m, B=16, T=1024 beside the PyTorch reference
 #             (dev/bench_e2e.sh): tokens/s, MFU, the ratio
@@ -152,6 +153,7 @@ if [ $built = 1 ]; then
     else
         no_device="no device: $(SCPT_REQUIRE_GPU=0 build/test/test_kernels_gpu | grep -o 'no CUDA device.*' | head -n 1)"
     fi
+    [ $device = 1 ] && record device PASS "CUDA starts: ${gpu_name:-a device is visible}" || record device FAIL "$no_device"
 fi
 # at most twice a stage's estimate, and never past the budget
 cap() { local l; l=$(left); echo $(( l < 2 * $1 ? l : 2 * $1 )); }
@@ -233,7 +235,8 @@ fi
     echo "logs: $out"
     printf '%s\n' "${lines[@]}"
     [ ${#notes[@]} = 0 ] || printf '%s\n' "${notes[@]}"
-    [ $status = 0 ] && echo "verdict: the GPU path passed every stage" ||
+    off=$(printf '%s\n' "${lines[@]}" | grep -c '^[a-z-]* *OFF')
+    [ $status = 0 ] && echo "verdict: the GPU path passed every stage$([ "$off" = 0 ] || echo " that ran ($off left out)")" ||
         echo "verdict: NOT conclusive or failing: see the lines above (a skipped stage counts against it)"
 } >"$verdict"
 echo
