@@ -139,6 +139,8 @@ bench-entigraph: $(BIN)/entigraph $(B)/test/make_tiny_llama
 # ---- CUDA kernels (issue #5): kernels/*.cu, their GPU tests and benchmarks -------
 # Built whenever nvcc is found, so a machine without a GPU still proves they compile.
 # Objects go to build/cuda whatever B is: the sanitizer build links the same ones.
+# `make test-gpu` fails where no device works, with the CUDA error (SCPT_REQUIRE_GPU=0: skips)
+SCPT_REQUIRE_GPU ?= 1
 ifndef NVCC
 NVCC := $(firstword $(shell command -v nvcc 2>/dev/null) $(wildcard /usr/local/cuda/bin/nvcc))
 endif
@@ -159,10 +161,12 @@ $(CUDA_B)/%.o: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 
-# kernel tests against the CPU twins; they skip (and pass) without a device. Neither
-# they nor the benchmarks are in the ASan rerun: the CUDA runtime maps memory where
-# ASan keeps its shadow gap (compute-sanitizer checks the GPU side instead).
-GPU_TESTS := test_kernels_gpu test_attention_gpu
+# kernel tests against the CPU twins (test_kernels_gpu: kernels/, test_attention_gpu:
+# the attention kernels, test_matmul_gpu: the cuBLASLt matmuls); they skip (and pass)
+# without a device, except under SCPT_REQUIRE_GPU=1, which `make test-gpu` sets. Neither they nor the benchmarks are
+# in the ASan rerun: the CUDA runtime maps memory where ASan keeps its shadow gap
+# (compute-sanitizer checks the GPU side instead).
+GPU_TESTS := test_kernels_gpu test_attention_gpu test_matmul_gpu
 ifneq ($(B),build/asan)
 TESTS += $(GPU_TESTS)
 all: $(addprefix $(CUDA_B)/dev/,$(KERNEL_BENCHES))
@@ -174,20 +178,32 @@ $(B)/test/test_kernels_gpu: $(CUDA_B)/test/test_kernels_gpu.o $(KERNELS_OBJS) $(
 $(B)/test/test_attention_gpu: $(CUDA_B)/test/test_attention_gpu.o $(KERNELS_OBJS) $(call objs,$(LAYERS_PART) model/flash_attention $(UTIL_PART))
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CUDA_LIBS) -o $@
-# `make test-gpu SANITIZE=1` also runs the kernel test under compute-sanitizer
-GPU_SANITIZE_TESTS := test_kernels_gpu test_attention_gpu
+$(B)/test/test_matmul_gpu: $(CUDA_B)/test/test_matmul_gpu.o $(CUDA_B)/kernels/matmul.o $(call objs,$(LAYERS_PART) $(UTIL_PART))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CUDA_LIBS) -lcublasLt -o $@
+test-gpu gpu-sanitize: export SCPT_REQUIRE_GPU := $(SCPT_REQUIRE_GPU)
+# `make gpu-sanitize` (or `make test-gpu SANITIZE=1`): compute-sanitizer memcheck and
+# racecheck over the kernel tests, memcheck over the matmuls and the GPU model's
+# gradient tests (its small shapes: every kernel forward and backward); one kernel
+# family under racecheck: compute-sanitizer --tool racecheck build/test/test_kernels_gpu rope
 COMPUTE_SANITIZER := $(firstword $(shell command -v compute-sanitizer 2>/dev/null) $(CUDA_HOME)/bin/compute-sanitizer)
-.PHONY: test-gpu bench-kernels
+GPU_SANITIZE_RUNS := memcheck:test_kernels_gpu racecheck:test_kernels_gpu memcheck:test_attention_gpu \
+                     racecheck:test_attention_gpu memcheck:test_matmul_gpu
+.PHONY: test-gpu bench-kernels gpu-sanitize
 test-gpu: $(addprefix $(B)/test/,$(GPU_TESTS))
 	test/run_tests.sh $(addprefix $(B)/test/,$(GPU_TESTS)) $(GPU_TEST_SCRIPTS)
 ifeq ($(SANITIZE),1)
-	@for t in $(GPU_SANITIZE_TESTS); do \
-	    if ! $(B)/test/$$t --probe; then echo "SKIP: no CUDA device (compute-sanitizer not run on $$t)"; continue; fi; \
-	    for tool in memcheck racecheck; do \
-	        $(COMPUTE_SANITIZER) --tool $$tool --error-exitcode 1 $(B)/test/$$t || exit 1; \
-	    done; \
-	done
+	$(MAKE) gpu-sanitize
 endif
+gpu-sanitize: $(addprefix $(B)/test/,$(GPU_TESTS))
+	@if ! $(B)/test/test_kernels_gpu --probe; then \
+	    $(B)/test/test_kernels_gpu | grep -v '^tally'; \
+	    echo "compute-sanitizer not run: no CUDA device"; [ "$$SCPT_REQUIRE_GPU" != 1 ]; exit; fi; \
+	for run in $(GPU_SANITIZE_RUNS); do \
+	    set -- $$(echo $$run | tr ':' ' '); \
+	    echo "== compute-sanitizer --tool $$1 $(B)/test/$$2 $$3"; \
+	    $(COMPUTE_SANITIZER) --tool $$1 --error-exitcode 1 $(B)/test/$$2 $$3 || exit 1; \
+	done
 
 $(CUDA_B)/dev/%: $(CUDA_B)/dev/cuda/%.o $(KERNELS_OBJS) $(call objs,$(LAYERS_PART) $(UTIL_PART))
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(CUDA_LIBS) -o $@
@@ -195,9 +211,10 @@ bench-kernels: $(addprefix $(CUDA_B)/dev/,$(KERNEL_BENCHES))
 	@for b in $(KERNEL_BENCHES); do $(CUDA_B)/dev/$$b || exit 1; done
 else
 $(info note: nvcc not found: the CUDA kernels, their tests and benchmarks are skipped)
-.PHONY: test-gpu bench-kernels
-test-gpu bench-kernels:
-	@echo "SKIP: nvcc not found (install the CUDA toolkit to build the GPU path)"
+.PHONY: test-gpu bench-kernels gpu-sanitize
+test-gpu bench-kernels gpu-sanitize:
+	@echo "$(if $(filter 1,$(SCPT_REQUIRE_GPU)),FAIL,SKIP): nvcc not found (install the CUDA toolkit to build the GPU path)"; \
+	 [ "$(SCPT_REQUIRE_GPU)" != 1 ]
 endif
 
 # ---- evaluation (issue #8): QA accuracy, BM25 retrieval, perplexity, the scaling-curve fit ----
@@ -252,12 +269,25 @@ COMM_PART  := comm/comm dist/zero $(if $(MPI_LIBS),comm/comm_mpi)
 train_objs += $(call objs,$(COMM_PART))
 train_libs += $(MPI_LIBS)
 $(B)/comm/comm_mpi.o: CFLAGS += $(MPI_CFLAGS)
-# the NCCL backend, for the CUDA path: built when nvcc and nccl.h are found
+# the NCCL backend, for the CUDA path: built when nvcc and nccl.h are found, in
+# NCCL_HOME, else $(CUDA_HOME), else the pip wheel PyTorch installs (nvidia/nccl,
+# whose library is only libnccl.so.2)
 CUDA_HOME  ?= /usr/local/cuda
-NCCL_FOUND := $(and $(wildcard $(CUDA_HOME)/bin/nvcc),$(wildcard $(CUDA_HOME)/include/nccl.h))
+NCCL_HOME  ?= $(if $(wildcard $(CUDA_HOME)/include/nccl.h),$(CUDA_HOME),$(shell python3 -c \
+              'import nvidia.nccl as n; print(n.__path__[0])' 2>/dev/null))
+NCCL_FOUND := $(and $(wildcard $(CUDA_HOME)/bin/nvcc),$(wildcard $(NCCL_HOME)/include/nccl.h))
+NCCL_LIBDIRS := $(wildcard $(NCCL_HOME)/lib $(NCCL_HOME)/lib64)
 NCCL_PART  := comm/comm_nccl comm/rendezvous
-NCCL_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lnccl -lcudart
-$(B)/comm/comm_nccl.o $(B)/test/test_comm_nccl.o: CFLAGS += -I$(CUDA_HOME)/include
+NCCL_LIBS  := $(foreach d,$(NCCL_LIBDIRS),-L$(d) -Wl,-rpath,$(d)) \
+              $(if $(wildcard $(addsuffix /libnccl.so,$(NCCL_LIBDIRS))),-lnccl,-l:libnccl.so.2) \
+              -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart
+$(B)/comm/comm_nccl.o $(B)/test/test_comm_nccl.o: CFLAGS += -I$(NCCL_HOME)/include -I$(CUDA_HOME)/include
+ifeq ($(MAKELEVEL),0)
+ifneq ($(NVCC),)
+$(info NCCL: $(if $(NCCL_FOUND),$(NCCL_HOME) (NCCL data parallel and its tests are built),not found in NCCL_HOME, \
+  $(CUDA_HOME)/include or pip's nvidia/nccl: train has no NCCL backend and test-gpu fails without its tests))
+endif
+endif
 DP_TESTS := test_comm test_plan test/test_dp.sh
 TESTS += $(DP_TESTS) $(if $(NCCL_FOUND),test_comm_nccl)
 $(B)/test/test_comm: $(call objs,comm/comm comm/rendezvous $(if $(MPI_LIBS),comm/comm_mpi) $(UTIL_PART))
@@ -287,7 +317,8 @@ GPU_MODEL_LIBS := $(CUDA_LIBS) -lcublasLt
 # whole-model gradients, 200-step loss curve and checkpoint exchange against the CPU path
 TESTS += test_model_gpu
 GPU_TESTS += test_model_gpu
-test-gpu: $(B)/test/test_model_gpu
+GPU_SANITIZE_RUNS += memcheck:test_model_gpu:gradients
+test-gpu gpu-sanitize: $(B)/test/test_model_gpu
 $(B)/test/test_model_gpu: $(GPU_MODEL_OBJS) $(call objs,comm/comm $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(B)/test/test_model_gpu: test_libs := -lcjson $(GPU_MODEL_LIBS)
 endif
@@ -301,13 +332,31 @@ train_libs += $(GPU_MODEL_LIBS)
 ifneq ($(and $(GPU_MODEL_OBJS),$(NCCL_FOUND)),)
 train_objs += $(call objs,$(NCCL_PART))
 train_libs += $(NCCL_LIBS)
-GPU_TEST_SCRIPTS := test/test_dp_gpu.sh
-test-gpu: $(BIN)/train $(B)/test/make_shards $(B)/test/ckpt_diff $(B)/test/test_comm_nccl
+endif
+# test_dp_gpu.sh runs without NCCL too, to fail (SCPT_REQUIRE_GPU=1) or skip saying so;
+# test_train_gpu.sh: train --device cuda end to end (host memory, --no-final-ckpt)
+ifneq ($(GPU_MODEL_OBJS),)
+GPU_TEST_SCRIPTS := test/test_dp_gpu.sh test/test_train_gpu.sh
+test-gpu: $(BIN)/train $(B)/test/make_shards $(B)/test/ckpt_diff $(if $(NCCL_FOUND),$(B)/test/test_comm_nccl)
 endif
 # end-to-end training throughput and MFU against PyTorch (needs a GPU and torch)
 .PHONY: bench-e2e
 bench-e2e: $(BIN)/train $(B)/test/make_shards
 	dev/bench_e2e.sh
+
+# ---- the first GPU run (issue #13): dev/gpu_check.sh, doc/gpu_training.md ----------
+# gpu-check: machine, build, test-gpu, train vs PyTorch, compute-sanitizer, kernel
+# benchmarks, each gated on time; logs and verdict in $(OUT) (or out/gpu_check).
+# gpu-deps: here, where apt works, the .deb files of what the build links that a GPU
+# machine may lack (cJSON, PCRE2, make: train links -lcjson -lpcre2-8; libcurl only
+# entigraph, which the check does not build), into gpu_deps/ (ignored by git; it
+# travels with a copy of the tree, and gpu_check.sh unpacks it with dpkg -x)
+GPU_DEBS := libcjson1 libcjson-dev libpcre2-8-0 libpcre2-dev make
+.PHONY: gpu-check gpu-deps
+gpu-check:
+	dev/gpu_check.sh $(OUT)
+gpu-deps:
+	mkdir -p gpu_deps && cd gpu_deps && apt-get download $(GPU_DEBS)
 
 .PHONY: all test test-asan asan-run deps clean help
 .SECONDARY:

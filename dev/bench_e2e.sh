@@ -3,55 +3,92 @@
 # reference (dev/bench_pytorch.py: same model and batch, torch.compile, SDPA
 # flash attention, bf16 autocast, fused AdamW) measured in the same run, with
 # tokens/s, MFU and the ratio. Needs a CUDA device and, for the reference, torch.
-#   dev/bench_e2e.sh                  gpt2-124m at B=16,32,64 and llama3.2-1b at B=16, T=1024
-#   STEPS=50 PEAK_TFLOPS=989 dev/bench_e2e.sh
+#   dev/bench_e2e.sh [--steps N] [--logs DIR] [--no-torch] [MODEL:BATCH[:SEQ] ...]
+#   dev/bench_e2e.sh                          gpt2-124m at B=16,32,64 and llama3.2-1b at B=16, T=1024
+#   dev/bench_e2e.sh --steps 20 gpt2-124m:16  one configuration, 20 steps
+# --logs keeps every run's log there (default: a temporary folder, removed);
+# PEAK_TFLOPS (default 989) and PYTHON (default python3) from the environment.
 # MFU = tokens/s x FLOPs per token / peak, FLOPs per token = 6 N + 12 L C T (N the
 # matmul weights, lm head included once; PaLM's count, as llm.c and nanoGPT use),
 # peak = the card's dense bf16 rate: 989 TFLOP/s for H100 SXM and H200.
 # Timing: mean step time over the steps after the first 5 (allocation, cuBLASLt
-# heuristics, torch.compile).
-set -euo pipefail
+# heuristics, torch.compile), so --steps must be at least 7. train writes no final
+# checkpoint (--no-final-ckpt). Exits 1 when any run failed.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 steps=${STEPS:-30}
 peak=${PEAK_TFLOPS:-989}
-T=1024
 python=${PYTHON:-python3}
+logs='' torch=1 configs=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --steps) steps=$2; shift 2 ;;
+        --logs) logs=$2; shift 2 ;;
+        --no-torch) torch=0; shift ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -*) echo "bench_e2e: unknown option '$1' (see --help)" >&2; exit 2 ;;
+        *) configs+=("$1"); shift ;;
+    esac
+done
+[ ${#configs[@]} -gt 0 ] || configs=(gpt2-124m:16 gpt2-124m:32 gpt2-124m:64 llama3.2-1b:16)
+[[ $steps =~ ^[0-9]+$ ]] && [ "$steps" -ge 7 ] || { echo "bench_e2e: --steps must be a number >= 7, not '$steps'" >&2; exit 2; }
+[ -x ./train ] && [ -x build/test/make_shards ] || { echo "bench_e2e: run 'make train build/test/make_shards' first" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/scpt_bench_e2e_XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-[ -x ./train ] && [ -x build/test/make_shards ] || { echo "bench_e2e: run 'make train build/test/make_shards' first"; exit 1; }
-build/test/make_shards "$tmp/gpt2" 1 4000000 50257 1
-build/test/make_shards "$tmp/llama" 1 4000000 128256 1
+[ -n "$logs" ] || logs=$tmp/logs
+mkdir -p "$logs"
 
-# model batch vocab-shards -> "tokens/s mfu%" of scpt's train
-scpt_run() {
-    local model=$1 batch=$2 data=$3 out="$tmp/run_$1_$2"
-    ./train --device cuda --model "$model" --train "$tmp/${data}_*.bin" --val '' --batch "$batch" --seq $T \
-        --steps "$steps" --warmup 1 --log-every 10 --out "$out" >"$out.log" 2>&1 || { tail -5 "$out.log" >&2; echo "failed -"; return; }
-    local flops
-    flops=$(sed -nE 's/^flops per token: ([0-9.e+]+).*/\1/p' "$out.log")
-    sed -nE 's/.*"step": ([0-9]+), .*"step_ms": ([0-9.]+).*/\1 \2/p' "$out/metrics.jsonl" |
-        awk -v tok=$((batch * T)) -v flops="$flops" -v peak="$peak" \
-            '$1 > 5 { ms += $2; n++ } END { ts = tok / (ms / n / 1e3); printf "%.0f %.1f\n", ts, 100 * ts * flops / (peak * 1e12) }'
+# the shards of a model's vocabulary, made once: 4M random-rule tokens
+shards() {
+    local family=gpt2 vocab=50257
+    case $1 in llama*) family=llama vocab=128256 ;; esac
+    [ -f "$tmp/${family}_000.bin" ] || build/test/make_shards "$tmp/$family" 1 4000000 $vocab 1 >&2
+    echo "$tmp/${family}_*.bin"
 }
 
-# model batch -> "tokens/s mfu%" of the PyTorch reference
-torch_run() {
-    local out
-    if ! out=$("$python" dev/bench_pytorch.py --model "$1" --batch "$2" --seq $T --steps "$steps" --peak-tflops "$peak" 2>"$tmp/torch.err"); then
-        tail -3 "$tmp/torch.err" >&2
+# model batch seq -> "tokens/s mfu%" of scpt's train (or "failed -")
+scpt_run() {
+    local model=$1 batch=$2 seq=$3 log="$logs/train_$1_b$2_t$3.log" out="$tmp/run_$1_$2_$3"
+    if ! ./train --device cuda --model "$model" --train "$(shards "$model")" --val '' --batch "$batch" --seq "$seq" \
+        --steps "$steps" --warmup 1 --log-every 10 --no-final-ckpt --out "$out" >"$log" 2>&1; then
+        tail -3 "$log" >&2
         echo "failed -"
         return
     fi
-    echo "$out" | sed -nE 's/.*: ([0-9]+) tokens\/s, .* MFU ([0-9.]+)%.*/\1 \2/p'
+    local flops
+    flops=$(sed -nE 's/^flops per token: ([0-9.e+]+).*/\1/p' "$log")
+    sed -nE 's/.*"step": ([0-9]+), .*"step_ms": ([0-9.]+).*/\1 \2/p' "$out/metrics.jsonl" |
+        awk -v tok=$((batch * seq)) -v flops="$flops" -v peak="$peak" \
+            '$1 > 5 { ms += $2; n++ } END { ts = tok / (ms / n / 1e3); printf "%.0f %.1f\n", ts, 100 * ts * flops / (peak * 1e12) }'
 }
 
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+# model batch seq -> "tokens/s mfu%" of the PyTorch reference (or "failed -", "skipped -")
+torch_run() {
+    local log="$logs/torch_$1_b$2_t$3.log"
+    [ $torch = 1 ] || { echo "skipped -"; return; }
+    if ! "$python" dev/bench_pytorch.py --model "$1" --batch "$2" --seq "$3" --steps "$steps" \
+        --peak-tflops "$peak" >"$log" 2>&1; then
+        tail -3 "$log" >&2
+        echo "failed -"
+        return
+    fi
+    sed -nE 's/.*: ([0-9]+) tokens\/s, .* MFU ([0-9.]+)%.*/\1 \2/p' "$log"
+}
+
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "nvidia-smi: not found or failed"
 date -u
+echo "$steps steps per run, timed after the first 5"
 printf "%-12s %4s %5s | %12s %6s | %12s %6s | %s\n" model B T "scpt tok/s" MFU "torch tok/s" MFU "scpt/torch"
-for run in "gpt2-124m 16 gpt2" "gpt2-124m 32 gpt2" "gpt2-124m 64 gpt2" "llama3.2-1b 16 llama"; do
-    set -- $run
-    read -r s_tok s_mfu < <(scpt_run "$1" "$2" "$3")
-    read -r t_tok t_mfu < <(torch_run "$1" "$2")
+failed=0
+for config in "${configs[@]}"; do
+    IFS=: read -r model batch seq <<<"$config"
+    seq=${seq:-1024}
+    [[ $batch =~ ^[0-9]+$ && $seq =~ ^[0-9]+$ ]] || { echo "bench_e2e: '$config' is not MODEL:BATCH[:SEQ]" >&2; exit 2; }
+    read -r s_tok s_mfu < <(scpt_run "$model" "$batch" "$seq")
+    read -r t_tok t_mfu < <(torch_run "$model" "$batch" "$seq")
+    [ "$s_tok" = failed ] || [ "$t_tok" = failed ] && failed=1
     ratio=$(awk -v a="$s_tok" -v b="$t_tok" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "-" }')
-    printf "%-12s %4s %5s | %12s %5s%% | %12s %5s%% | %s\n" "$1" "$2" $T "$s_tok" "$s_mfu" "$t_tok" "$t_mfu" "$ratio"
+    printf "%-12s %4s %5s | %12s %5s%% | %12s %5s%% | %s\n" "$model" "$batch" "$seq" "$s_tok" "$s_mfu" "$t_tok" \
+        "$t_mfu" "$ratio"
 done
+exit $failed

@@ -35,6 +35,7 @@ typedef struct {
     const char *device;     // auto, cpu, cuda (include/model_cuda.h)
     int deterministic, recompute;
     const char *attention;  // GPU attention kernels: flash, fp32 or cublas
+    int no_final_ckpt;
 } TrainArgs;
 
 static TrainArgs parse_args(int argc, char **argv) {
@@ -73,6 +74,8 @@ static TrainArgs parse_args(int argc, char **argv) {
         {"--eval-every", ARG_INT, &a.eval_every, "validation loss every N steps (0: only at the end)", 0, 1e9},
         {"--val-batches", ARG_INT, &a.val_batches, "batches per validation pass", 1, 1e9},
         {"--ckpt-every", ARG_INT, &a.ckpt_every, "checkpoint every N steps (0: only at the end)", 0, 1e9},
+        {"--no-final-ckpt", ARG_FLAG, &a.no_final_ckpt,
+         "write no checkpoint at the last step (benchmarks: a 1B model's is 15 GB); a rerun then starts over", 0, 0},
         {"--keep-ckpts", ARG_INT, &a.keep_ckpts, "newest checkpoints kept in --out (0: all)", 0, 1e9},
         {"--out", ARG_STRING, &a.out, "run directory: checkpoints and metrics", 0, 0},
         {"--metrics", ARG_STRING, &a.metrics, "metrics JSONL (default <out>/metrics.jsonl)", 0, 0},
@@ -449,8 +452,13 @@ static void run_setup(Run *r, int argc, char **argv) {
            a->replay ? a->replay : "", a->batch, a->seq, a->grad_accum, r->tokens_per_step, omp_get_max_threads());
     printf("ranks: %d (%s, launched by %s), ZeRO-%d\n", r->comm.world, comm_backend_name(&r->comm),
            r->comm.launcher, r->dp.stage);
-    model_reserve(&r->model, a->batch, a->seq);
-    if (!r->gpu) dp_print_memory(&r->dp, &r->model);   // the GPU's lines came with its table
+    // Host activations only where the CPU computes: on the GPU path they would be two
+    // fp32 copies of every activation, the B x T x T attention matrices included, that
+    // nothing reads (--qa scoring on the CPU copy reserves its own small shape on demand)
+    if (!r->gpu) {
+        model_reserve(&r->model, a->batch, a->seq);
+        dp_print_memory(&r->dp, &r->model);   // the GPU's lines came with its table
+    }
     printf("metrics: %s\n", metrics_path);
     if (a->qa && train_qa_open(&r->qa, a->qa, a->qa_vocab, a->qa_limit) != 0) die("%s", scpt_error());
     free(resume_path);
@@ -525,6 +533,21 @@ static void die_diverged(Run *r, double loss, float norm) {
         step, loss, norm_s, found ? scpt_error() : "every parameter and gradient is finite on this rank");
 }
 
+// The process's peak host memory (Linux /proc): VmPeak counts what was allocated,
+// touched or not (an untouched calloc is not resident but still fails when too big),
+// VmHWM what was resident.
+static void print_peak_memory(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    long peak = 0, resident = 0;
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        sscanf(line, "VmPeak: %ld kB", &peak);
+        sscanf(line, "VmHWM: %ld kB", &resident);
+    }
+    if (f) fclose(f);
+    printf("peak host memory: %ld MiB allocated, %ld MiB resident\n", peak >> 10, resident >> 10);
+}
+
 // Trains to --steps; returns the exit status (128 + the signal when one stopped it).
 static int run_loop(Run *r) {
     const TrainArgs *a = &r->args;
@@ -564,7 +587,7 @@ static int run_loop(Run *r) {
             if (r->gpu) gpu_model_download(r->gpu, &r->model, NULL);   // QA scores on the CPU copy
             if (train_qa_log(&r->qa, &r->model, &r->metrics, r->state.step) != 0) die("%s", scpt_error());
         }
-        int saved = last || (a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0);
+        int saved = (last && !a->no_final_ckpt) || (!last && a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0);
         if (saved) save_checkpoint(a, &r->dp, r->gpu, &r->model, &r->opt, &r->state);
         // every rank stops at the same step, whichever of them got the signal
         if (!last && comm_sum(&r->comm, stop_signal != 0) > 0) {
@@ -578,6 +601,7 @@ static int run_loop(Run *r) {
     if (steps_here > 1)
         printf("done: %d steps, mean %.1f ms/step, %.0f tokens/s\n", r->state.step,
                1e3 * timed_seconds / (steps_here - 1), r->tokens_per_step * (steps_here - 1) / timed_seconds);
+    print_peak_memory();
     return 0;
 }
 

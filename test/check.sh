@@ -9,6 +9,14 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; 
 finish() { echo "tally: pass=$pass fail=$fail skip=$skipped"; [ "$fail" -eq 0 ]; }
 # the whole script skipped, with the reason
 skip_all() { echo "  skipped: $1"; echo "tally: pass=0 fail=0 skip=1"; exit 0; }
+# a GPU script that cannot run (no device, a part not built): skipped with the reason,
+# or under SCPT_REQUIRE_GPU=1 (make test-gpu) a failure with it
+gpu_unavailable() {
+    [ "${SCPT_REQUIRE_GPU:-}" = 1 ] || skip_all "$1"
+    bad "$1 (SCPT_REQUIRE_GPU=1)"
+    finish
+    exit 1
+}
 
 # the programs under test: the repo root, or build/asan/bin for the sanitizer run (SCPT_BIN)
 bin=${SCPT_BIN:-.}

@@ -13,6 +13,10 @@
 #include "util.h"
 
 static int tests_passed, tests_failed, tests_skipped, test_had_failure, test_skipping;
+// when set (e.g. from a program's first argument), RUN_TEST runs only the tests whose
+// name contains it; a filter that selects nothing fails
+static const char *test_filter;
+static int tests_selected;
 
 #define CHECK(cond, ...)                                                     \
     do {                                                                     \
@@ -41,6 +45,8 @@ static int tests_passed, tests_failed, tests_skipped, test_had_failure, test_ski
 
 #define RUN_TEST(fn)                                              \
     do {                                                          \
+        if (test_filter && !strstr(#fn, test_filter)) break;      \
+        tests_selected++;                                         \
         test_had_failure = 0;                                     \
         test_skipping = 0;                                        \
         fn();                                                     \
@@ -57,6 +63,26 @@ static inline int test_tally(int passed, int failed, int skipped) {
     return failed ? 1 : 0;
 }
 
-static inline int test_summary(void) { return test_tally(tests_passed, tests_failed, tests_skipped); }
+static inline int test_summary(void) {
+    if (test_filter && tests_selected == 0) {
+        fprintf(stderr, "  FAIL: no test name contains '%s'\n", test_filter);
+        tests_failed++;
+    }
+    return test_tally(tests_passed, tests_failed, tests_skipped);
+}
+
+// A GPU test program that finds no usable CUDA device: one SKIP line, or under
+// SCPT_REQUIRE_GPU=1 (make test-gpu, dev/gpu_check.sh) a failure naming the CUDA
+// error, so a run where the driver and runtime disagree cannot pass by skipping.
+// Returns the exit status.
+static inline int test_no_gpu(const char *why) {
+    const char *require = getenv("SCPT_REQUIRE_GPU");
+    if (require && strcmp(require, "1") == 0) {
+        printf("[FAIL] no CUDA device (%s), and SCPT_REQUIRE_GPU=1 requires one\n", why);
+        return test_tally(0, 1, 0);
+    }
+    printf("SKIP: no CUDA device (%s)\n", why);
+    return test_tally(0, 0, 1);
+}
 
 #endif

@@ -156,18 +156,8 @@ int main(int argc, char **argv) {
     int devices = 0;
     cudaError_t err = cudaGetDeviceCount(&devices);
     if (argc > 1 && strcmp(argv[1], "--probe") == 0) return err == cudaSuccess && devices > 0 ? 0 : 1;
-    if (err != cudaSuccess || devices == 0) {
-        const char *why = err != cudaSuccess ? cudaGetErrorString(err) : "none visible";
-        const char *require = getenv("SCPT_REQUIRE_GPU");
-        if (require && strcmp(require, "1") == 0) {   // a GPU run that found no GPU must not pass
-            fprintf(stderr, "test_attention_gpu: SCPT_REQUIRE_GPU=1 but no CUDA device (%s)\n", why);
-            tests_failed = 1;
-            return test_summary();
-        }
-        printf("SKIP: no CUDA device (%s)\n", why);
-        tests_skipped = 1;
-        return test_summary();
-    }
+    if (err != cudaSuccess || devices == 0)   // a failure under SCPT_REQUIRE_GPU=1
+        return test_no_gpu(err != cudaSuccess ? cudaGetErrorString(err) : "none visible");
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);

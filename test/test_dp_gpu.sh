@@ -5,7 +5,8 @@
 # ZeRO-1, ZeRO-0 against ZeRO-1, the ZeRO-1 memory saving, kill + resume under 2
 # ranks, a 2-rank checkpoint continued on 1 GPU at the same global batch (another
 # refused), and the launch scripts (mpirun and the torchrun-style TCP rendezvous).
-# Without a GPU every part is skipped with the reason. Run it by hand as
+# Without a GPU (or without NCCL) it is skipped with the reason, or fails under
+# SCPT_REQUIRE_GPU=1 (make test-gpu sets it). Run it by hand as
 # test/test_dp_gpu.sh after `make test-gpu` has built what it needs.
 set -u
 cd "$(dirname "$0")/.."
@@ -18,12 +19,8 @@ scratch test_dp_gpu
 # CUDA_VISIBLE_DEVICES when set); without it, one is assumed.
 probe=$("$bin/train" --device cuda --comm none --model tiny-llama-hs64 --seq 16 --train "$tmp/none_*.bin" \
     --val '' --out "$tmp/probe" 2>&1)
-if grep -q "no CUDA device" <<<"$probe"; then
-    echo "skipped: no GPU: $(grep -o 'no CUDA device.*' <<<"$probe")"
-    skipped=2
-    finish
-    exit
-fi
+grep -q "no CUDA device" <<<"$probe" && gpu_unavailable "no GPU: $(grep -o 'no CUDA device.*' <<<"$probe")"
+[ -x "$tests/test_comm_nccl" ] || gpu_unavailable "NCCL was not found at build time (see make's 'NCCL:' line)"
 gpus=1
 command -v nvidia-smi >/dev/null && gpus=$(nvidia-smi -L | grep -c '^GPU')
 if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then

@@ -1,7 +1,11 @@
 // The GPU model (include/model_cuda.h) against the CPU reference path (src/model/model.c)
 // for both families: loss and every parameter gradient, recomputation and
 // determinism, a 200-step loss curve, and checkpoints passed from GPU to CPU and
-// back. Without a CUDA device it prints one SKIP line and the summary, and exits 0.
+// back; and at medium size (GPT-2 124M's widths with 2 layers at T = 1024, a Llama 3
+// layout with GQA and the 128256 vocabulary), every tensor's relative error printed.
+// Without a CUDA device it prints one SKIP line and the summary, and exits 0 (a
+// failure under SCPT_REQUIRE_GPU=1). An argument runs only the tests whose name
+// contains it (`test_model_gpu gradients`: what compute-sanitizer runs).
 //
 // Shapes: the tiny-gpt2 / tiny-llama presets widened to head size 64 (128 channels,
 // 2 query heads; Llama with 1 kv head, so GQA, RoPE and the untied head are
@@ -46,27 +50,36 @@ static void make_model(Model *m, const ModelConfig *c, uint64_t seed, float scal
 }
 
 // make_shards' learnable rule: next = (5 t + 3) mod V, a random token 10% of the time;
-// targets < 0 (no loss) at every 7th position to exercise masking
-static void make_batch(int *inputs, int *targets, int V, uint64_t *state) {
-    for (int b = 0; b < B; b++) {
+// targets < 0 (no loss) at every 7th position to exercise masking. nb x nt tokens.
+static void make_batch_of(int *inputs, int *targets, int V, uint64_t *state, int nb, int nt) {
+    for (int b = 0; b < nb; b++) {
         int t = (int)(rng_next(state) % V);
-        for (int i = 0; i <= T; i++) {
+        for (int i = 0; i <= nt; i++) {
             int next = rng_uniform(state) < 0.1 ? (int)(rng_next(state) % V) : (5 * t + 3) % V;
-            if (i < T) inputs[b * T + i] = t;
-            if (i > 0) targets[b * T + i - 1] = (b * T + i) % 7 == 0 ? -1 : t;
+            if (i < nt) inputs[b * nt + i] = t;
+            if (i > 0) targets[b * nt + i - 1] = (b * nt + i) % 7 == 0 ? -1 : t;
             t = next;
         }
     }
 }
 
+static void make_batch(int *inputs, int *targets, int V, uint64_t *state) {
+    make_batch_of(inputs, targets, V, state, B, T);
+}
+
 static double norm2(const float *x, size_t n) { return sqrt(sum_squares(x, n)); }
+
+static GpuModel *gpu_sized(const Model *m, const OptimizerState *opt, int deterministic, int recompute,
+                           int fuse_gelu, int nb, int nt) {
+    GpuOptions o = {.deterministic = deterministic, .recompute = recompute, .fuse_gelu = fuse_gelu};
+    GpuModel *g = gpu_model_create(m, opt, nb, nt, &o);
+    if (!g) die("%s", scpt_error());
+    return g;
+}
 
 static GpuModel *gpu_from(const Model *m, const OptimizerState *opt, int deterministic, int recompute,
                           int fuse_gelu) {
-    GpuOptions o = {.deterministic = deterministic, .recompute = recompute, .fuse_gelu = fuse_gelu};
-    GpuModel *g = gpu_model_create(m, opt, B, T, &o);
-    if (!g) die("%s", scpt_error());
-    return g;
+    return gpu_sized(m, opt, deterministic, recompute, fuse_gelu, B, T);
 }
 
 // Loss and gradients of one micro-batch on both paths. Tolerances: the GPU keeps
@@ -76,23 +89,27 @@ static GpuModel *gpu_from(const Model *m, const OptimizerState *opt, int determi
 // percent in relative L2 norm are expected; 5% separates that from a wiring error
 // (a missing term or wrong tensor gives O(1) relative error). The mean loss
 // averages per-position errors: 1% of it.
-static void check_family(const char *preset, int fuse_gelu) {
-    ModelConfig c = config(preset);
+// One nb x nt micro-batch of model c on both paths; verbose prints every tensor's
+// relative error, passing or not (the medium tests, to calibrate on a first run).
+static void compare_paths(const ModelConfig *c, const char *label, int fuse_gelu, float scale, int nb, int nt,
+                          int verbose) {
     Model m;
-    make_model(&m, &c, 11, 5.0f);
-    int inputs[B * T], targets[B * T];
+    make_model(&m, c, 11, scale);
+    int *inputs = xmalloc(sizeof(int) * nb * nt), *targets = xmalloc(sizeof(int) * nb * nt);
     uint64_t state = 5;
-    make_batch(inputs, targets, c.vocab_size, &state);
-    float cpu_loss = model_forward(&m, inputs, targets, B, T);
+    make_batch_of(inputs, targets, c->vocab_size, &state, nb, nt);
+    float cpu_loss = model_forward(&m, inputs, targets, nb, nt);
     model_zero_grad(&m);
     model_backward(&m, 1.0f);
     float *cpu_grads = xmalloc(sizeof(float) * m.num_params);
     memcpy(cpu_grads, m.grads, sizeof(float) * m.num_params);
 
-    GpuModel *g = gpu_from(&m, NULL, 1, 0, fuse_gelu);
-    float eval_loss = gpu_model_forward(g, inputs, targets, B, T, 0);
-    float gpu_loss = gpu_model_forward(g, inputs, targets, B, T, 1.0f);
+    GpuModel *g = gpu_sized(&m, NULL, 1, 0, fuse_gelu, nb, nt);
+    float eval_loss = gpu_model_forward(g, inputs, targets, nb, nt, 0);
+    float gpu_loss = gpu_model_forward(g, inputs, targets, nb, nt, 1.0f);
     gpu_model_backward(g);
+    if (verbose) printf("  %s: loss CPU %.5f, GPU %.5f (rel %.2e)\n", label, cpu_loss, gpu_loss,
+                        fabs(gpu_loss - cpu_loss) / cpu_loss);
     CHECK_NEAR(gpu_loss, cpu_loss, 0.01 * cpu_loss, "loss");
     CHECK(cpu_loss > 0.5 && cpu_loss < 20, "loss %g is in a range where it tells the paths apart", cpu_loss);
     CHECK_NEAR(eval_loss, gpu_loss, 1e-6 * gpu_loss, "evaluation vs training forward");
@@ -103,18 +120,44 @@ static void check_family(const char *preset, int fuse_gelu) {
         float *d = xmalloc(sizeof(float) * pt->size);
         for (size_t i = 0; i < pt->size; i++) d[i] = m.grads[pt->offset + i] - cpu_grads[pt->offset + i];
         double ref = norm2(cpu_grads + pt->offset, pt->size), rel = norm2(d, pt->size) / (ref + 1e-12);
-        CHECK(ref > 0, "%s: %s gradient is zero on the CPU", preset, pt->name);
-        CHECK(rel <= 0.05, "%s: %s gradient relative error %.4f (|cpu| %.3g)", preset, pt->name, rel, ref);
+        if (verbose) printf("  %s: %-10s gradient rel L2 error %.4f (|cpu| %.3g)\n", label, pt->name, rel, ref);
+        CHECK(ref > 0, "%s: %s gradient is zero on the CPU", label, pt->name);
+        CHECK(rel <= 0.05, "%s: %s gradient relative error %.4f (|cpu| %.3g)", label, pt->name, rel, ref);
         free(d);
     }
     gpu_model_free(g);
     free(cpu_grads);
+    free(inputs);
+    free(targets);
     model_free(&m);
+}
+
+static void check_family(const char *preset, int fuse_gelu) {
+    ModelConfig c = config(preset);
+    compare_paths(&c, preset, fuse_gelu, 5.0f, B, T, 0);
 }
 
 static void test_gpt2_gradients(void) { check_family("tiny-gpt2", 0); }
 static void test_gpt2_gradients_fused_gelu(void) { check_family("tiny-gpt2", 1); }
 static void test_llama_gradients(void) { check_family("tiny-llama", 0); }
+
+// Medium size, both paths, every tensor printed: GPT-2 124M's widths (768 channels, 12
+// heads of 64, vocabulary 50257) with 2 layers at T = 1024, so attention runs over
+// many tiles; and Llama 3.2 1B's layout (2048 channels, 32 query heads on 8 kv heads,
+// SwiGLU 8192, the 128256 vocabulary, tied head) with 2 layers at T = 256. Weights
+// scaled 2x from the 0.02 init so the logits are not uniform. The tolerances are
+// those of the tiny tests; the printed errors are there to recalibrate them.
+static void medium(const char *preset, int nt) {
+    ModelConfig c;
+    if (model_preset(&c, preset) != 0) die("%s", scpt_error());
+    c.n_layer = 2;
+    char label[64];
+    snprintf(label, sizeof label, "%s, 2 layers, T %d", preset, nt);
+    compare_paths(&c, label, 1, 2.0f, 1, nt, 1);
+}
+
+static void test_medium_gpt2(void) { medium("gpt2-124m", 1024); }
+static void test_medium_llama(void) { medium("llama3.2-1b", 256); }
 
 // gradients of one micro-batch with the given options, downloaded into m->grads
 static void gpu_grads(Model *m, const int *inputs, const int *targets, int deterministic, int recompute) {
@@ -273,13 +316,10 @@ static void test_checkpoint_exchange(void) {
     remove(path);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     char why[256];
-    if (!gpu_device_probe(why, sizeof why)) {
-        printf("SKIP: no CUDA device (%s)\n", why);
-        tests_skipped = 1;
-        return test_summary();
-    }
+    if (!gpu_device_probe(why, sizeof why)) return test_no_gpu(why);
+    if (argc > 1) test_filter = argv[1];
     RUN_TEST(test_gpt2_gradients);
     RUN_TEST(test_gpt2_gradients_fused_gelu);
     RUN_TEST(test_llama_gradients);
@@ -287,5 +327,7 @@ int main(void) {
     RUN_TEST(test_gpt2_loss_curve);
     RUN_TEST(test_llama_loss_curve);
     RUN_TEST(test_checkpoint_exchange);
+    RUN_TEST(test_medium_gpt2);
+    RUN_TEST(test_medium_llama);
     return test_summary();
 }

@@ -64,6 +64,24 @@ check "every step logged after kill + resume" test "$(losses "$tmp/k2/metrics.js
 $train "${common[@]}" --steps 20 --batch 8 --resume "$tmp/a/ckpt_00000010.safetensors" --out "$tmp/d" >"$tmp/d.log" 2>&1
 check "resume with another --batch refused" grep -q "cannot continue the same trajectory" "$tmp/d.log"
 
+# --no-final-ckpt: the steps and their metrics, no checkpoint
+$train "${common[@]}" --steps 3 --no-final-ckpt --out "$tmp/n" >"$tmp/n.log" 2>&1
+check "--no-final-ckpt trains" grep -q '"step": 3,' "$tmp/n/metrics.jsonl"
+check "--no-final-ckpt writes no checkpoint" test -z "$(ls "$tmp/n" | grep ckpt_)"
+
+# The peak allocated host memory train reports (VmPeak) sees the CPU path's
+# activations: 64 x 64 tokens of tiny-llama-hs64 hold ~140 MiB of them (two fp32
+# copies of ~4300 values per token), 1 x 64 tokens ~2 MiB. test/test_train_gpu.sh
+# reads the same line to show that a --device cuda run allocates none.
+peak() { sed -nE 's/^peak host memory: ([0-9]+) MiB allocated.*/\1/p' "$1"; }
+for b in 1 64; do
+    $train "${common[@]}" --model tiny-llama-hs64 --seq 64 --batch $b --grad-accum 1 --val '' --steps 1 \
+        --no-final-ckpt --out "$tmp/m$b" >"$tmp/m$b.log" 2>&1
+done
+p1=$(peak "$tmp/m1.log") p64=$(peak "$tmp/m64.log")
+grow=$(( ${p64:-0} - ${p1:-0} ))
+check "peak host memory grows with the CPU path's activations (+$grow MiB, expected ~140)" test $grow -ge 100
+
 # flags and errors
 $train --help >"$tmp/help.log" 2>&1
 check "--help exits 0 and documents flags" grep -q -- "--replay-frac" "$tmp/help.log"

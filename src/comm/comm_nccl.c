@@ -31,8 +31,10 @@ typedef struct {
 
 static int nccl_init(Comm *c, int *argc, char ***argv) {
     int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        scpt_set_error("comm: the nccl backend needs a GPU, and CUDA finds none");
+    cudaError_t err = cudaGetDeviceCount(&devices);
+    if (err != cudaSuccess || devices == 0) {
+        scpt_set_error("comm: the nccl backend needs a GPU, and CUDA finds none (%s)",
+                       err != cudaSuccess ? cudaGetErrorString(err) : "none visible");
         return -1;
     }
     NcclComm *n = xcalloc(1, sizeof *n);
@@ -132,10 +134,13 @@ static void nccl_broadcast(Comm *c, void *buf, size_t bytes, int root) {
 
 static double nccl_sum(Comm *c, double x) {
     NcclComm *n = c->impl;
-    CUDA_CHECK(cudaMemcpy(n->scalar, &x, sizeof x, cudaMemcpyHostToDevice));
+    // copy in, reduce and copy out in order on the one (non-blocking) stream: a plain
+    // cudaMemcpy runs on the legacy stream, which that stream does not wait for, and
+    // from pageable memory it may return before the copy has reached the device
+    CUDA_CHECK(cudaMemcpyAsync(n->scalar, &x, sizeof x, cudaMemcpyHostToDevice, n->stream));
     NCCL_CHECK(ncclAllReduce(n->scalar, n->scalar, 1, ncclDouble, ncclSum, n->comm, n->stream));
+    CUDA_CHECK(cudaMemcpyAsync(&x, n->scalar, sizeof x, cudaMemcpyDeviceToHost, n->stream));
     sync_stream(c);
-    CUDA_CHECK(cudaMemcpy(&x, n->scalar, sizeof x, cudaMemcpyDeviceToHost));
     return x;
 }
 
