@@ -1,6 +1,6 @@
 // Shared by the GPU tests that compare CUDA code with its CPU twin (test_kernels_gpu,
-// test_matmul_gpu): random inputs rounded to bf16 on both sides, uploads and
-// downloads, and the element-wise comparison with a stated tolerance.
+// test_matmul_gpu, test_attention_gpu): random inputs rounded to bf16 on both sides,
+// uploads and downloads, and the element-wise comparison with a stated tolerance.
 #ifndef SCPT_CUDA_TEST_CUH
 #define SCPT_CUDA_TEST_CUH
 

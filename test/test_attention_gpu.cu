@@ -14,40 +14,9 @@
 // relative, plus 2^-8 of the tensor's largest value for the sums that a flipped P or
 // dS term enters (a heuristic allowance: a wrong tile, mask or fragment index gives
 // errors the size of the values themselves).
-extern "C" {
-#include "layers.h"
-#include "rng.h"
-#include "util.h"
-}
+#include "cuda_test.cuh"
 #include "kernels.h"
-#include "test.h"
 #include "attention_check.h"
-
-static uint64_t rng_state = 11;
-
-static floatX *upload(const float *x, size_t n) {   // x holds bf16 values
-    floatX *h = (floatX *)xmalloc(n * sizeof(floatX) + 1), *d;
-    for (size_t i = 0; i < n; i++) h[i] = __float2bfloat16(x[i]);
-    CUDA_CHECK(cudaMalloc(&d, n * sizeof(floatX) + 16));
-    CUDA_CHECK(cudaMemcpy(d, h, n * sizeof(floatX), cudaMemcpyHostToDevice));
-    free(h);
-    return d;
-}
-
-static float *download(const floatX *d, size_t n) {
-    floatX *h = (floatX *)xmalloc(n * sizeof(floatX) + 1);
-    float *x = (float *)xmalloc(n * sizeof(float) + 1);
-    CUDA_CHECK(cudaMemcpy(h, d, n * sizeof(floatX), cudaMemcpyDeviceToHost));
-    for (size_t i = 0; i < n; i++) x[i] = __bfloat162float(h[i]);
-    free(h);
-    return x;
-}
-
-static float *download_f32(const float *d, size_t n) {
-    float *x = (float *)xmalloc(n * sizeof(float) + 1);
-    CUDA_CHECK(cudaMemcpy(x, d, n * sizeof(float), cudaMemcpyDeviceToHost));
-    return x;
-}
 
 typedef enum { FLASH, FP32, GEMM } Kernels;
 
@@ -80,7 +49,7 @@ static Results run(Kernels k, const AttShape *s, const floatX *qkv, const floatX
         attention_gemm_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, scratch, 0);
     }
     CUDA_CHECK(cudaDeviceSynchronize());
-    Results r = {download(out, N * C), download_f32(lse, N * NH), download(dqkv, N * row)};
+    Results r = {download_bf16(out, N * C), download(lse, N * NH), download_bf16(dqkv, N * row)};
     cudaFree(out), cudaFree(dqkv), cudaFree(lse), cudaFree(scratch);
     return r;
 }
@@ -109,7 +78,7 @@ static void attention_case(int B, int T, int NH, int NKV, int HS) {
     AttShape s = {B, T, NH, NKV, HS};
     size_t N = (size_t)B * T, C = (size_t)NH * HS, row = (size_t)(NH + 2 * NKV) * HS, KV = (size_t)NKV * HS;
     AttReference ref = att_reference(&s, &rng_state);
-    floatX *qkv = upload(ref.qkv, N * row), *dout = upload(ref.dout, N * C);
+    floatX *qkv = upload_bf16(ref.qkv, N * row), *dout = upload_bf16(ref.dout, N * C);   // already bf16 values
 
     Results flash = run(FLASH, &s, qkv, dout), fp32 = run(FP32, &s, qkv, dout), gemm = run(GEMM, &s, qkv, dout);
     att_check("flash", &s, &ref, flash.out, flash.lse, flash.dqkv);
