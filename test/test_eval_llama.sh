@@ -20,7 +20,7 @@ trap cleanup EXIT
 t0=$(date +%s)
 
 # train: the checkpoint the loop serves
-$tests/make_shards "$tmp/tr" 1 3000 100 1 >/dev/null || { bad "make_shards"; finish; exit; }
+$tests/make_shards "$tmp/tr" 1 3000 50257 1 >/dev/null || { bad "make_shards"; finish; exit; }
 $bin/train --model gpt2-demo --train "$tmp/tr_*.bin" --val "" --steps 1 --batch 2 --seq 16 --threads 2 \
     --ckpt-every 1 --out "$tmp/run" >"$tmp/train.log" 2>&1
 check "train writes a checkpoint" test -f "$tmp/run/ckpt_00000001.safetensors"
