@@ -8,8 +8,10 @@ passed=0 failed=0 skipped=0 broken=()
 for t in "$@"; do
     echo "== $t"
     out=$(mktemp)
+    t0=$SECONDS
     $t 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
+    echo "   ($((SECONDS - t0)) s)"   # where the suite's time goes
     line=$(grep -E '^tally: pass=[0-9]+ fail=[0-9]+ skip=[0-9]+$' "$out" | tail -n 1)
     rm -f "$out"
     if [ -z "$line" ]; then

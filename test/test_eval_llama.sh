@@ -10,6 +10,9 @@ set -u
 cd "$(dirname "$0")/.."
 . test/check.sh
 . test/llama_server.sh
+# eval's HTTP, journal and retrieval code runs sanitized in test_eval_server.sh; here
+# most of the minute is llama-server's
+[ -n "${SCPT_SANITIZED:-}" ] && skip_all "the sanitized run (a minute of llama-server; test_eval_server.sh runs eval --server sanitized)"
 [ -x "$llama_server" ] && [ -f "$llama_vocab" ] ||
     skip_all "$llama_server or $llama_vocab is absent (scripts/setup.d/llama_server.sh builds them)"
 command -v node >/dev/null || skip_all "node is not installed (scripts/setup installs it)"
