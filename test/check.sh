@@ -23,4 +23,22 @@ bin=${SCPT_BIN:-.}
 # that build's test programs and helpers: build/test, or build/asan/test (SCPT_TESTS)
 tests=${SCPT_TESTS:-build/test}
 # tmp: a scratch directory removed when the script exits
-scratch() { tmp=$(mktemp -d "/tmp/scpt_$1_XXXXXX"); trap 'rm -rf "$tmp"' EXIT; }
+# (KEEP=1 keeps it to look at), the scripted server of node_server stopped with it
+server_pid=
+scratch() {
+    tmp=$(mktemp -d "/tmp/scpt_$1_XXXXXX")
+    trap '[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$tmp"' EXIT
+}
+# node_server PORT_FILE SCRIPT ARGS...: (re)starts a scripted node server in the
+# background, the one before it stopped first, and waits up to 10 s for it to write
+# its port into PORT_FILE; the port in $port
+node_server() {
+    local port_file=$1
+    shift
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+    rm -f "$port_file"
+    node "$@" &
+    server_pid=$!
+    for _ in $(seq 200); do [ -s "$port_file" ] && break; sleep 0.05; done
+    port=$(cat "$port_file")
+}

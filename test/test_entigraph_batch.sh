@@ -13,16 +13,11 @@ cd "$(dirname "$0")/.."
 entigraph=$bin/entigraph
 command -v node >/dev/null || skip_all "node is not installed (scripts/setup installs it)"
 scratch test_entigraph_batch
-server_pid=
-trap '[ -n "$server_pid" ] && kill $server_pid 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$tmp"' EXIT
 # start_server SCRIPT: a fresh server whose batches, by creation order, follow SCRIPT
 start_server() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -f "$tmp/port" "$tmp/log.jsonl"
-    node test/entigraph_batch_server.js "$tmp" "$tmp/port" 3 "$1" &
-    server_pid=$!
-    for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-    export OPENAI_BASE_URL=http://127.0.0.1:$(cat "$tmp/port")/v1 OPENAI_API_KEY=sk-test-batch-NOT-A-KEY
+    rm -f "$tmp/log.jsonl"
+    node_server "$tmp/port" test/entigraph_batch_server.js "$tmp" "$tmp/port" 3 "$1"
+    export OPENAI_BASE_URL=http://127.0.0.1:$port/v1 OPENAI_API_KEY=sk-test-batch-NOT-A-KEY
 }
 for d in 1 2 3 4 5 6; do echo "{\"id\": \"d$d\", \"title\": \"Doc $d\", \"text\": \"Document $d tells of a river, a bridge and a lantern.\"}"; done >"$tmp/corpus.jsonl"
 common=(--corpus "$tmp/corpus.jsonl" --model scripted --max-completion-tokens 64 --quiet --retries 2 --backoff 0.01

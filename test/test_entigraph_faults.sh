@@ -11,19 +11,11 @@ cd "$(dirname "$0")/.."
 . test/check.sh
 entigraph=$bin/entigraph
 command -v node >/dev/null || skip_all "node is not installed (scripts/setup installs it)"
-tmp=$(mktemp -d /tmp/scpt_test_entigraph_faults_XXXXXX)
-server_pid=
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$tmp"; }
-trap cleanup EXIT
+scratch test_entigraph_faults
 
 # start_server MODE [DELAY_MS]: a fresh server; its port in $port, its log $tmp/MODE.server.log
 start_server() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -f "$tmp/port"
-    node test/entigraph_fault_server.js "$1" "$tmp/$1.server.log" "$tmp/port" "${2:-0}" &
-    server_pid=$!
-    for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-    port=$(cat "$tmp/port")
+    node_server "$tmp/port" test/entigraph_fault_server.js "$1" "$tmp/$1.server.log" "$tmp/port" "${2:-0}"
     export OPENAI_BASE_URL=http://127.0.0.1:$port/v1
 }
 

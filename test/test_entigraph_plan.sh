@@ -13,12 +13,8 @@ cd "$(dirname "$0")/.."
 entigraph=$bin/entigraph
 command -v node >/dev/null || skip_all "node is not installed (scripts/setup installs it)"
 scratch test_entigraph_plan
-server_pid=
-trap '[ -n "$server_pid" ] && kill $server_pid 2>/dev/null; rm -rf "$tmp"' EXIT
-node test/entigraph_batch_server.js "$tmp" "$tmp/port" 4 &
-server_pid=$!
-for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-export OPENAI_BASE_URL=http://127.0.0.1:$(cat "$tmp/port")/v1 OPENAI_API_KEY=sk-test-plan
+node_server "$tmp/port" test/entigraph_batch_server.js "$tmp" "$tmp/port" 4
+export OPENAI_BASE_URL=http://127.0.0.1:$port/v1 OPENAI_API_KEY=sk-test-plan
 
 awk 'BEGIN { srand(3); split("river stone market harbour council winter letter garden bridge lantern", w, " ");
              for (d = 1; d <= 3; d++) { s = ""; for (i = 0; i < 150 * d; i++) s = s w[1 + int(rand() * 10)] (i % 12 == 11 ? ". " : " ");

@@ -11,20 +11,13 @@ cd "$(dirname "$0")/.."
 . test/check.sh
 eval_bin=$bin/eval
 command -v node >/dev/null || skip_all "node is not installed (scripts/setup installs it)"
-tmp=$(mktemp -d /tmp/scpt_test_eval_server_XXXXXX)
-server_pid=
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$tmp"; }
-trap cleanup EXIT
+scratch test_eval_server
 t0=$(date +%s)
 
 # start_server MODE [DELAY_MS]: a fresh server; its URL in $url, its log $tmp/MODE.log (appended)
 start_server() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -f "$tmp/port"
-    node test/eval_scripted_server.js "$1" "$tmp/$1.log" "$tmp/port" "${2:-0}" &
-    server_pid=$!
-    for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-    url=http://127.0.0.1:$(cat "$tmp/port")/v1
+    node_server "$tmp/port" test/eval_scripted_server.js "$1" "$tmp/$1.log" "$tmp/port" "${2:-0}"
+    url=http://127.0.0.1:$port/v1
 }
 # checks FILE... <<'JS': one node run for several checks; the script sees the files' JSON
 # (JSONL as arrays, else text) as f[0], f[1], ... and calls t(NAME, CONDITION) per check
