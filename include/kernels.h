@@ -113,10 +113,14 @@ void residual_backward_cuda(floatX *da, floatX *db, const floatX *dout, size_t n
 // with backward = 0 the logits are left unchanged (evaluation).
 void classifier_fused_cuda(float *losses, floatX *logits, const int *targets, float dloss, int N, int V, int Vp,
                            int backward, cudaStream_t stream);
+// *acc += the sum of losses[0, N) (masked rows hold 0), in double, the same bits every
+// run: the step's loss stays on the device until the host asks for it
+void loss_sum_cuda(double *acc, const float *losses, int N, cudaStream_t stream);
 
 // ---- adamw: on fp32 master weights, writing the bf16 params ----------------------
 // n elements; grads are multiplied by *grad_scale first when grad_scale != NULL
-// (gradient clipping without a host round trip). sr_seed != 0 rounds the new
+// (gradient clipping without a host round trip); a NaN *grad_scale (clip_scale_cuda's
+// guard) leaves everything unchanged. sr_seed != 0 rounds the new
 // params to bf16 stochastically (random bits from splitmix64 of seed and
 // index0 + i, so shards and reruns agree); 0 rounds to nearest.
 void adamw_update_cuda(floatX *params, float *master, const float *grads, float *m, float *v, size_t n, float lr,
@@ -139,8 +143,12 @@ size_t global_norm_scratch_bytes(void);
 void global_norm_squared_cuda(double *out, const float *x, size_t n, void *scratch, cudaStream_t stream);
 // from the total sum of squares (summed over shards by the caller when sharded):
 // *norm = sqrt(sumsq); *scale = max_norm / (norm + 1e-6) when max_norm > 0 and the
-// norm exceeds it, else 1 -- clip_gradients' rule, for adamw's grad_scale
-void clip_scale_cuda(float *scale, float *norm, const double *sumsq, float max_norm, cudaStream_t stream);
+// norm exceeds it, else 1 -- clip_gradients' rule, for adamw's grad_scale.
+// failed != NULL guards a step the host has not looked at yet: a non-finite norm or
+// *loss (loss may be NULL) sets *failed, and while *failed is set *scale is NaN,
+// which makes adamw skip its update, so the weights stay those before the bad step.
+void clip_scale_cuda(float *scale, float *norm, const double *sumsq, float max_norm, const double *loss, int *failed,
+                     cudaStream_t stream);
 
 #ifdef __cplusplus
 }
