@@ -34,6 +34,7 @@ typedef struct {
     int qa_every, qa_limit;
     const char *device;     // auto, cpu, cuda (include/model_cuda.h)
     int deterministic, recompute;
+    int layers;             // 0: the preset's
     const char *attention;  // GPU attention kernels: flash, fp32 or cublas
     int no_final_ckpt;
 } TrainArgs;
@@ -92,6 +93,7 @@ static TrainArgs parse_args(int argc, char **argv) {
         {"--zero", ARG_INT, &a.zero, "data parallel: 0 all-reduce gradients, 1 also shard AdamW state", 0, 1},
         {"--device", ARG_STRING, &a.device, "auto (the GPU when one is visible), cpu or cuda", 0, 0},
         {"--deterministic", ARG_INT, &a.deterministic, "GPU: 1 bitwise reproducible, 0 faster (atomics)", 0, 1},
+        {"--layers", ARG_INT, &a.layers, "a new --model run with this many layers instead of the preset's (a big model's layer shapes on one GPU, for benchmarks)", 0, 1024},
         {"--recompute", ARG_INT, &a.recompute, "GPU: recompute norms and MLP activations in backward", 0, 1},
         {"--attention", ARG_STRING, &a.attention, "GPU attention kernels: flash (tensor cores), fp32 (the reference) or cublas (batched GEMMs, T x T scratch)", 0, 0},
     };
@@ -376,6 +378,10 @@ static void run_setup(Run *r, int argc, char **argv) {
     if (resume_path ? checkpoint_read_config(resume_path, &cfg)
                     : a->init ? model_import_config(a->init, &cfg) : model_preset(&cfg, a->model))
         die("%s", scpt_error());
+    if (a->layers && a->init && !resume_path) die("--layers cuts a --model preset, not the --init weights %s", a->init);
+    if (a->layers && resume_path && a->layers != cfg.n_layer)
+        die("--layers %d: the run in %s has %d layers", a->layers, resume_path, cfg.n_layer);
+    if (a->layers) cfg.n_layer = a->layers;
     if (a->seq > cfg.max_seq_len) die("--seq %d exceeds the model's maximum sequence length %d", a->seq, cfg.max_seq_len);
     // The device before the collectives: GPU ranks need the nccl backend, whose start
     // binds each rank to the GPU of its local rank, where the model is then placed.
