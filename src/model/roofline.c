@@ -172,9 +172,9 @@ static void activation_backward(Step *st, const ModelConfig *c, double N) {
 }
 
 // RoPE in place on the q and k heads (read and write), the tables of T positions
-static void rope(Step *st, const char *name, const ModelConfig *c, double N, double T) {
+static void rope(Step *st, const ModelConfig *c, double N, double T) {
     double HS = head_size(c), pairs = N * (c->n_head + c->n_kv_head) * HS / 2;
-    add(st, name, 1, CUDA_CORES, 6 * pairs, 2 * X * 2 * pairs + 2 * F * T * HS / 2);
+    add(st, "rope", 1, CUDA_CORES, 6 * pairs, 2 * X * 2 * pairs + 2 * F * T * HS / 2);
 }
 
 // ---- attention ---------------------------------------------------------------------
@@ -193,7 +193,7 @@ static double row_stats(const Heads *h) { return F * h->B * h->NH * h->T; }
 
 // the pairs each kernel computes (whole tiles), and its FMAs per pair per head dim:
 // forward 2 (S = Q K^T, O = P V); dq 3 (S, dP = dO V^T, dQ = dS K); dk/dv 4 (S, dP, dV, dK)
-static void attn_forward(Step *st, const ModelConfig *c, const Heads *h, GpuAttention kind) {
+static void attn_forward(Step *st, const Heads *h, GpuAttention kind) {
     const char *name = "attention forward";
     double heads_b = h->B * h->NH, io = 2 * q_bytes(h) + kv_bytes(h) + row_stats(h);   // q, k, v in; out, lse
     if (kind == GPU_ATTENTION_FLASH) {
@@ -252,8 +252,8 @@ static void forward(Step *st, const ModelConfig *c, const RooflineSetup *s) {
     st->times = outer * L;
     norm_forward(st, c, N);
     gemm_forward(st, "matmul qkv", N, C, QKV, gpt2, 0);
-    if (!gpt2) rope(st, "rope", c, N, s->T);
-    attn_forward(st, c, &h, s->attention);
+    if (!gpt2) rope(st, c, N, s->T);
+    attn_forward(st, &h, s->attention);
     gemm_forward(st, "matmul attproj", N, C, C, gpt2, 0);
     residual(st, N, C);
     norm_forward(st, c, N);
@@ -292,7 +292,7 @@ static void backward(Step *st, const ModelConfig *c, const RooflineSetup *s) {
     norm_backward(st, c, N);
     gemm_backward(st, "matmul attproj", N, C, C, gpt2, 0);
     attn_backward(st, c, &h, s->attention);
-    if (!gpt2) rope(st, "rope", c, N, T);
+    if (!gpt2) rope(st, c, N, T);
     if (s->recompute) norm_forward(st, c, N);
     gemm_backward(st, "matmul qkv", N, C, QKV, gpt2, 0);
     norm_backward(st, c, N);
