@@ -344,7 +344,7 @@ test-gpu: $(BIN)/train $(B)/test/make_shards $(B)/test/ckpt_diff $(if $(NCCL_FOU
 endif
 # end-to-end training throughput and MFU against PyTorch (needs a GPU and torch)
 .PHONY: bench-e2e
-bench-e2e: $(BIN)/train $(B)/test/make_shards
+bench-e2e: $(BIN)/train $(BIN)/plan $(B)/test/make_shards
 	dev/bench_e2e.sh
 
 # ---- the first GPU run (issue #13): dev/gpu_check.sh, doc/gpu_training.md ----------
