@@ -12,7 +12,7 @@
 typedef struct {
     const char *model, *gpu, *attention;
     int gpus_per_node, nodes, global_batch, seq, doc;
-    int roofline, batch, grad_accum, recompute, deterministic;
+    int roofline, batch, grad_accum, recompute, deterministic, layers;
     float mem_gib, peak_tflops, mfu, nvlink_gbs, ib_gbit, ib_eff, run_tokens;
     float fp32_tflops, hbm_tbs, compute_fraction, flash_fraction, bandwidth_fraction, launch_us;
 } PlanArgs;
@@ -234,6 +234,7 @@ int main(int argc, char **argv) {
         {"--doc", ARG_FLAG, &a.doc, "write doc/scaling.md's markdown (1 and 2 nodes) to stdout", 0, 0},
         {"--roofline", ARG_FLAG, &a.roofline, "instead: the expected time of each kernel of one GPU's step", 0, 0},
         {"--batch", ARG_INT, &a.batch, "--roofline: sequences per micro-batch", 1, 1 << 20},
+        {"--layers", ARG_INT, &a.layers, "the preset cut to this many layers (0: all), as train --layers", 0, 1024},
         {"--grad-accum", ARG_INT, &a.grad_accum, "--roofline: micro-batches per optimizer step", 1, 1 << 20},
         {"--attention", ARG_STRING, &a.attention, "--roofline: flash, fp32 or cublas (train's kernels)", 0, 0},
         {"--recompute", ARG_INT, &a.recompute, "--roofline: recompute norms and MLP activations in backward", 0, 1},
@@ -251,6 +252,7 @@ int main(int argc, char **argv) {
                "training step from the card's peaks (doc/benchmarks.md \"Roofline\").");
     ModelConfig c;
     if (model_preset(&c, a.model) != 0) usage_error("--model: %s", scpt_error());
+    if (a.layers) c.n_layer = a.layers;
     a.peak_tflops = card_for(&a).bf16_tflops;
     if (a.roofline) print_roofline(&c, &a);
     else if (a.doc) write_doc(&c, &a, argc, argv);
