@@ -1,9 +1,11 @@
 // CPU model of kernels/flash_attention.cu (see include/flash_attention.h): the same
-// blocks and tiles, the same order of accumulation, the same roundings. A row of
-// the model is a row of a warp's mma fragments; rows are independent, so the model
-// walks them one at a time. Each mma adds a 16-term fp32 partial sum into its
+// blocks and tiles, the same order of accumulation, the same roundings. The forward
+// walks query rows one at a time (a row of a warp's mma fragments; rows are
+// independent); the backward walks the kernel's key blocks, as the dQ they share
+// is summed in their order. Each mma adds a 16-term fp32 partial sum into its
 // accumulator (mma_dot); bf16 rounding happens where the kernel packs registers to
-// bf16: the probabilities P before P.V, dS before dS.K and dS.Q, and the outputs.
+// bf16: the probabilities P before P.V and P^T.dO, dS before dS.K and dS^T.Q, and
+// the outputs.
 #include <math.h>
 #include <stdlib.h>
 #include "flash_attention.h"
