@@ -16,7 +16,7 @@
 enum {
     FLASH_WARPS = 4,
     FLASH_MMA_M = 16, FLASH_MMA_N = 8, FLASH_MMA_K = 16,
-    // rows a block owns, 16 per warp: queries (forward, dq) or keys (dk/dv)
+    // rows a block owns, 16 per warp: queries (forward) or keys (backward)
     FLASH_ROWS = FLASH_WARPS * FLASH_MMA_M,
     // keys per streamed tile in the forward; equal to FLASH_ROWS so that every
     // block's diagonal tile starts at its first query and no row is ever fully masked

@@ -285,7 +285,6 @@ flash_forward_kernel(floatX *out, float *lse, const floatX *qkv, int T, int NH, 
     }
 }
 
-
 // ---- backward: block = FLASH_ROWS keys of one (batch, kv head) -------------------
 // Keys are the fragment rows: S^T = K Q^T, dP^T = V dO^T, P^T = exp2(S^T scale log2e
 // - lse log2e), dS^T = P^T (dP^T - D); dV += bf16(P^T) dO and dK += bf16(dS^T) Q in
@@ -295,7 +294,8 @@ flash_forward_kernel(floatX *out, float *lse, const floatX *qkv, int T, int NH, 
 // accumulator dq_acc[B,NH,Tq,HS] (Tq = T rounded up to the query tile):
 // - deterministic (dq_sem != NULL): the key blocks that see a query tile add in
 //   ascending order, each waiting until the tile's semaphore equals its index and
-//   then raising it (doc/kernels.md "Determinism of dQ" on why this cannot hang);
+//   then raising it (doc/kernels.md "Determinism of dQ": it relies on blocks being
+//   dispatched in increasing index, which CUDA does in practice but does not promise);
 // - otherwise fp32 atomics in whatever order the blocks arrive.
 // flash_dq_round_kernel then adds scale dq_acc into dqkv.
 __device__ inline int load_acquire(const int *p) {
