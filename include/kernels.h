@@ -11,7 +11,8 @@
 //     much and the caller passes it (it may be shared between launchers; its
 //     contents do not survive a call);
 //   - every backward is deterministic (fixed summation orders, no float atomics)
-//     except encoder_backward_cuda with deterministic = 0.
+//     except encoder_backward_cuda and flash_attention_backward_cuda with
+//     deterministic = 0.
 #ifndef SCPT_KERNELS_H
 #define SCPT_KERNELS_H
 
@@ -74,14 +75,17 @@ void attention_backward_cuda(floatX *dqkv, const floatX *dout, const floatX *qkv
 void attention_rowdot_cuda(float *D, const floatX *dout, const floatX *out, int B, int T, int NH, int HS,
                            cudaStream_t stream);
 // The same on tensor cores (kernels/flash_attention.cu: FlashAttention-2 style,
-// bf16 mma.sync, sm_80+): same arguments, lse and scratch as above, results within
-// bf16 rounding of them (doc/kernels.md). Pointers that are not 16-byte aligned go
-// to the fp32 kernels above.
+// bf16 mma.sync, sm_80+): same arguments and lse as above, results within bf16
+// rounding of them (doc/kernels.md). Pointers that are not 16-byte aligned go to
+// the fp32 kernels above. The backward's scratch (D and an fp32 dQ accumulator;
+// flash_attention_backward_scratch_bytes, which also covers the fp32 fallback) adds
+// dQ in a fixed order with deterministic = 1, by fp32 atomics with 0.
 void flash_attention_forward_cuda(floatX *out, float *lse, const floatX *qkv, int B, int T, int NH, int NKV, int HS,
                                   cudaStream_t stream);
+size_t flash_attention_backward_scratch_bytes(int B, int T, int NH, int HS);
 void flash_attention_backward_cuda(floatX *dqkv, const floatX *dout, const floatX *qkv, const floatX *out,
-                                   const float *lse, int B, int T, int NH, int NKV, int HS, void *scratch,
-                                   cudaStream_t stream);
+                                   const float *lse, int B, int T, int NH, int NKV, int HS, int deterministic,
+                                   void *scratch, cudaStream_t stream);
 // The same through cuBLAS strided-batched bf16 GEMMs around causal-softmax kernels
 // (kernels/attention_gemm.cu): any HS, but T x T scores in the scratch, whose size
 // attention_gemm_scratch_bytes gives (the forward needs it too).

@@ -30,7 +30,7 @@
 typedef enum { GPU_ATTENTION_FLASH, GPU_ATTENTION_FP32, GPU_ATTENTION_CUBLAS } GpuAttention;
 
 typedef struct {
-    int deterministic;   // 1: bitwise reproducible (sorted embedding backward); 0: atomics there
+    int deterministic;   // 1: bitwise reproducible (sorted embedding backward, ordered flash dQ); 0: atomics there
     int recompute;       // 1: keep one layer's norm outputs and MLP activation, recompute them in backward
     int fuse_gelu;       // 1: GPT-2's GELU in the cuBLASLt epilogue (forward and backward)
     Comm *comm;          // data parallel over these ranks (world > 1: nccl); NULL: one rank

@@ -84,7 +84,7 @@ static int plan_memory(GpuModel *g, Slot *s) {
     size_t widest_a = QKV > FC ? QKV : FC, widest_b = C > H ? C : H;
     size_t scratch = global_norm_scratch_bytes(), cand[] = {
         encoder_backward_scratch_bytes(g->B, g->T), layernorm_backward_scratch_bytes(N, C),
-        rmsnorm_backward_scratch_bytes(N, C), attention_backward_scratch_bytes(g->B, g->T, NH),
+        rmsnorm_backward_scratch_bytes(N, C), flash_attention_backward_scratch_bytes(g->B, g->T, NH, head_size(c)),
         matmul_backward_scratch_bytes(N, widest_a > C ? widest_a : C)};
     for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) scratch = cand[i] > scratch ? cand[i] : scratch;
     if (g->o.attention == GPU_ATTENTION_CUBLAS) {   // T x T scores
@@ -341,7 +341,8 @@ static void attention_backward(GpuModel *g, floatX *dqkv, const floatX *dout, co
     int NH = g->c.n_head, NKV = g->c.n_kv_head, HS = head_size(&g->c);
     switch (g->o.attention) {
     case GPU_ATTENTION_FLASH:
-        flash_attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, g->scratch, g->stream);
+        flash_attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, g->o.deterministic, g->scratch,
+                                      g->stream);
         break;
     case GPU_ATTENTION_FP32:
         attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, g->scratch, g->stream);
