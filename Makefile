@@ -22,7 +22,7 @@ objs = $(patsubst %,$(B)/%.o,$(1))
 UTIL_PART   := util/util util/args
 DATA_PART   := data/shard data/loader
 # the CPU twins of the kernels, one family per file, and the model built from them
-LAYERS_PART := $(addprefix model/,encoder layernorm rmsnorm matmul rope attention gelu swiglu residual classifier adamw global_norm)
+LAYERS_PART := $(addprefix model/,encoder layernorm rmsnorm matmul rope attention gelu swiglu residual residual_norm classifier adamw global_norm)
 MODEL_PART  := $(LAYERS_PART) model/config model/model model/optim
 CKPT_PART   := weights/safetensors weights/checkpoint util/metrics
 
@@ -152,7 +152,7 @@ NVCC_FLAGS := -O3 -std=c++17 -g -lineinfo -Iinclude -Ikernels -MMD -MP \
               -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
               -Xcompiler -Wall,-Wextra,-Wno-unused-parameter -Werror all-warnings
 CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
-KERNELS_PART := encoder layernorm rmsnorm rope attention flash_attention attention_gemm gelu swiglu residual classifier adamw global_norm
+KERNELS_PART := encoder layernorm rmsnorm rope attention flash_attention attention_gemm gelu swiglu residual residual_norm classifier adamw global_norm
 KERNELS_OBJS := $(patsubst %,$(CUDA_B)/kernels/%.o,$(KERNELS_PART))
 # dev/cuda: one benchmark per kernel family (see dev/cuda/README.md)
 KERNEL_BENCHES := $(patsubst dev/cuda/%.cu,%,$(wildcard dev/cuda/bench_*.cu))

@@ -1,47 +1,14 @@
-// LayerNorm on the GPU (CPU twin: src/model/layernorm.c). One warp per row: the row is
-// read once for the mean, again (from cache) for the variance, again to write.
-#include "common.cuh"
+// LayerNorm on the GPU (CPU twin: src/model/layernorm.c). Forward: one warp per row
+// (norm_row.cuh): the row is read once for the mean, again (from cache) for the
+// variance, again to write.
+#include "norm_row.cuh"
 
 enum { ROWS_PER_BLOCK = 8 };   // 8 warps
-
-__global__ void layernorm_forward_kernel(floatX *out, float *mean, float *rstd, const floatX *inp,
-                                         const floatX *weight, const floatX *bias, int N, int C, float eps,
-                                         bool vec) {
-    int n = blockIdx.x * ROWS_PER_BLOCK + threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
-    if (n >= N) return;
-    const floatX *x = inp + (size_t)n * C;
-    float v[8], w[8], b[8];
-    float sum = 0;
-    for (int c = lane * 8; c < C; c += WARP_SIZE * 8) {
-        load8(v, x, c, C, vec);
-        for (int k = 0; k < 8; k++) sum += v[k];
-    }
-    float m = warp_sum(sum) / C;
-    float var = 0;
-    for (int c = lane * 8; c < C; c += WARP_SIZE * 8) {
-        load8(v, x, c, C, vec);
-        for (int k = 0; k < 8 && c + k < C; k++) var += (v[k] - m) * (v[k] - m);
-    }
-    float s = rsqrtf(warp_sum(var) / C + eps);
-    for (int c = lane * 8; c < C; c += WARP_SIZE * 8) {
-        load8(v, x, c, C, vec);
-        load8(w, weight, c, C, vec);
-        load8(b, bias, c, C, vec);
-        for (int k = 0; k < 8; k++) v[k] = (v[k] - m) * s * w[k] + b[k];
-        store8(out + (size_t)n * C, v, c, C, vec);
-    }
-    if (lane == 0) {
-        mean[n] = m;
-        rstd[n] = s;
-    }
-}
 
 void layernorm_forward_cuda(floatX *out, float *mean, float *rstd, const floatX *inp, const floatX *weight,
                             const floatX *bias, int N, int C, float eps, cudaStream_t stream) {
     bool vec = C % 8 == 0 && aligned16(out) && aligned16(inp) && aligned16(weight) && aligned16(bias);
-    layernorm_forward_kernel<<<ceil_div(N, ROWS_PER_BLOCK), ROWS_PER_BLOCK * WARP_SIZE, 0, stream>>>(
-        out, mean, rstd, inp, weight, bias, N, C, eps, vec);
-    CUDA_CHECK_LAUNCH();
+    norm_forward_launch(LayerNormRow{out, mean, rstd, weight, bias, C, eps}, inp, N, C, vec, stream);
 }
 
 // dx += s * (g - mean(g) - xhat * mean(g * xhat)), g = dout * weight; warp per row

@@ -1,35 +1,12 @@
-// RMSNorm on the GPU (CPU twin: src/model/rmsnorm.c). One warp per row.
-#include "common.cuh"
+// RMSNorm on the GPU (CPU twin: src/model/rmsnorm.c). One warp per row (forward: norm_row.cuh).
+#include "norm_row.cuh"
 
 enum { ROWS_PER_BLOCK = 8 };   // 8 warps
-
-__global__ void rmsnorm_forward_kernel(floatX *out, float *rstd, const floatX *inp, const floatX *weight, int N,
-                                       int C, float eps, bool vec) {
-    int n = blockIdx.x * ROWS_PER_BLOCK + threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
-    if (n >= N) return;
-    const floatX *x = inp + (size_t)n * C;
-    float v[8], w[8];
-    float ss = 0;
-    for (int c = lane * 8; c < C; c += WARP_SIZE * 8) {
-        load8(v, x, c, C, vec);
-        for (int k = 0; k < 8; k++) ss += v[k] * v[k];
-    }
-    float s = rsqrtf(warp_sum(ss) / C + eps);
-    for (int c = lane * 8; c < C; c += WARP_SIZE * 8) {
-        load8(v, x, c, C, vec);
-        load8(w, weight, c, C, vec);
-        for (int k = 0; k < 8; k++) v[k] = v[k] * s * w[k];
-        store8(out + (size_t)n * C, v, c, C, vec);
-    }
-    if (lane == 0) rstd[n] = s;
-}
 
 void rmsnorm_forward_cuda(floatX *out, float *rstd, const floatX *inp, const floatX *weight, int N, int C, float eps,
                           cudaStream_t stream) {
     bool vec = C % 8 == 0 && aligned16(out) && aligned16(inp) && aligned16(weight);
-    rmsnorm_forward_kernel<<<ceil_div(N, ROWS_PER_BLOCK), ROWS_PER_BLOCK * WARP_SIZE, 0, stream>>>(
-        out, rstd, inp, weight, N, C, eps, vec);
-    CUDA_CHECK_LAUNCH();
+    norm_forward_launch(RMSNormRow{out, rstd, weight, C, eps}, inp, N, C, vec, stream);
 }
 
 // dx += s * (g - xhat * mean(g * xhat)), g = dout * weight, xhat = x * s
