@@ -46,6 +46,9 @@ $(B)/test/test_model: $(call objs,$(MODEL_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: $(call objs,$(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: test_libs := -lcjson
 $(B)/test/test_gradcheck: $(patsubst %,$(B)/f64/%.o,$(MODEL_PART) util/util)
+# the CPU twins of the fused residual + norm kernels (kernels/residual_norm.cu) against their definition
+TESTS += test_residual_norm
+$(B)/test/test_residual_norm: $(call objs,$(LAYERS_PART) $(UTIL_PART))
 # the CPU model of the tensor-core attention (kernels/flash_attention.cu) against the reference
 TESTS += test_flash_model
 $(B)/test/test_flash_model: $(call objs,model/flash_attention model/attention $(UTIL_PART))
