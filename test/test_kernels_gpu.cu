@@ -556,8 +556,35 @@ static void test_adamw_step_range(void) {
     for (size_t i = 0; i < total; i++)
         if ((i < begin || i >= end) && g_params[i] != params[i]) touched_outside++;
     CHECK(touched_outside == 0, "%zu params outside [%zu, %zu) changed", touched_outside, begin, end);
+
+    // the one launch gives the bits of one adamw_update_cuda launch per tensor piece
+    // (stochastic rounding on: its random bits follow the global index)
+    floatX *d_params2 = upload_bf16(params, total);
+    float *d_master2 = upload(params + begin, end - begin), *d_m2 = upload(m, end - begin);
+    float *d_v2 = upload(v, end - begin);
+    CUDA_CHECK(cudaMemcpy(d_master, d_master2, (end - begin) * sizeof(float), cudaMemcpyDeviceToDevice));
+    CUDA_CHECK(cudaMemcpy(d_m, d_m2, (end - begin) * sizeof(float), cudaMemcpyDeviceToDevice));
+    CUDA_CHECK(cudaMemcpy(d_v, d_v2, (end - begin) * sizeof(float), cudaMemcpyDeviceToDevice));
+    adamw_step_cuda(d_params, d_master, d_grads, d_m, d_v, begin, end, offsets, ntensors, mask, 1e-2f, 0.9f, 0.95f,
+                    1e-8f, 0.1f, 3, NULL, 99, 0);
+    for (int i = 0; i < ntensors; i++) {
+        size_t lo = offsets[i] > begin ? offsets[i] : begin, hi = offsets[i + 1] < end ? offsets[i + 1] : end;
+        if (lo < hi)
+            adamw_update_cuda(d_params2 + lo, d_master2 + (lo - begin), d_grads + lo, d_m2 + (lo - begin),
+                              d_v2 + (lo - begin), hi - lo, 1e-2f, 0.9f, 0.95f, 1e-8f, (mask >> i & 1) ? 0.1f : 0.0f,
+                              3, NULL, 99, lo, 0);
+    }
+    float *one[2] = {download(d_master, end - begin), download(d_m, end - begin)};
+    float *each[2] = {download(d_master2, end - begin), download(d_m2, end - begin)};
+    floatX *one_params = download(d_params, total), *each_params = download(d_params2, total);
+    check_same("adamw_step master: one launch vs one per tensor", one[0], each[0], (end - begin) * sizeof(float));
+    check_same("adamw_step m: one launch vs one per tensor", one[1], each[1], (end - begin) * sizeof(float));
+    check_same("adamw_step params: one launch vs one per tensor", one_params, each_params, total * sizeof(floatX));
+
     cudaFree(d_params), cudaFree(d_master), cudaFree(d_grads), cudaFree(d_m), cudaFree(d_v);
+    cudaFree(d_params2), cudaFree(d_master2), cudaFree(d_m2), cudaFree(d_v2);
     free(params), free(grads), free(m), free(v), free(expect), free(g_master), free(g_params);
+    free(one[0]), free(one[1]), free(each[0]), free(each[1]), free(one_params), free(each_params);
 }
 
 // ---- global norm -----------------------------------------------------------------------
