@@ -155,11 +155,14 @@ static void test_layernorm(void) {
     norm_case(1, 37, 0);
     norm_case(197, 768, 0);
     norm_case(300, 1000, 0);   // rows of 1000: vectorized, 4 loop trips with a partial one
+    norm_case(4500, 768, 0);   // more rows than the backward's 512 blocks x 8 warps: warps take several
+    norm_case(5, 8200, 0);     // the backward's accumulators of one warp above 48 KiB: more shared memory
 }
 
 static void test_rmsnorm(void) {
     norm_case(3, 37, 1);
-    norm_case(197, 2048, 1);
+    norm_case(197, 2048, 1);   // 6 warps per backward block
+    norm_case(9, 16400, 1);    // one backward warp above 48 KiB
 }
 
 // ---- rope ----------------------------------------------------------------------------
