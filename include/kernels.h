@@ -132,7 +132,8 @@ void adamw_update_cuda(floatX *params, float *master, const float *grads, float 
                        float beta1, float beta2, float eps, float weight_decay, int t, const float *grad_scale,
                        uint64_t sr_seed, size_t index0, cudaStream_t stream);
 // One step over the range [begin, end) of the flat parameter vector (the whole
-// model, or a ZeRO-1 shard), tensor by tensor as optimizer_step does: params and
+// model, or a ZeRO-1 shard) in one launch, each tensor's elements getting what
+// optimizer_step gives them (at most 32 tensors): params and
 // grads are the whole flat vectors (global indices), master/m/v hold only the
 // range (index i - begin). tensor_offsets (host) has ntensors + 1 entries (the
 // last is the total); bit i of decay_mask: tensor i gets weight decay.

@@ -1,6 +1,6 @@
 // LayerNorm on the GPU (CPU twin: src/model/layernorm.c). Forward: one warp per row
 // (norm_row.cuh): the row is read once for the mean, again (from cache) for the
-// variance, again to write.
+// variance, again to write. Backward: one pass over the rows (norm_row.cuh).
 #include "norm_row.cuh"
 
 void layernorm_forward_cuda(floatX *out, float *mean, float *rstd, const floatX *inp, const floatX *weight,

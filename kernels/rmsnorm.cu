@@ -1,4 +1,5 @@
-// RMSNorm on the GPU (CPU twin: src/model/rmsnorm.c). One warp per row (forward: norm_row.cuh).
+// RMSNorm on the GPU (CPU twin: src/model/rmsnorm.c). One warp per row; forward and the
+// one-pass backward machinery in norm_row.cuh.
 #include "norm_row.cuh"
 
 void rmsnorm_forward_cuda(floatX *out, float *rstd, const floatX *inp, const floatX *weight, int N, int C, float eps,
