@@ -62,6 +62,9 @@ int loader_open(DataLoader *l, const LoaderOptions *opt);   // -1 with scpt_erro
 // sources (B entries, may be NULL) gets STREAM_TRAIN or STREAM_REPLAY per row.
 void loader_next(DataLoader *l, int *inputs, int *targets, int *sources);
 int64_t loader_windows(const DataLoader *l, int stream);     // windows per epoch
+// 1 when a shard of either stream has a loss mask (some targets may be -1), else 0:
+// then every target of every batch trains
+int loader_masked(const DataLoader *l);
 LoaderState loader_state(const DataLoader *l);
 void loader_restore(DataLoader *l, LoaderState s);
 void loader_close(DataLoader *l);

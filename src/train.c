@@ -502,7 +502,8 @@ static void train_step(Run *r, StepRecord *rec) {
     }
     double total = 0, sum = 0;
     for (int micro = 0; micro < a->grad_accum; micro++) total += r->trained[micro];
-    total = comm_sum(&r->comm, total);
+    // without a loss mask every rank trains all its targets: no need to ask the others
+    total = loader_masked(&r->train_loader) ? comm_sum(&r->comm, total) : total * r->comm.world;
     for (int micro = 0; micro < a->grad_accum && total > 0; micro++) {
         if (r->trained[micro] == 0) continue;
         const int *inputs = r->inputs + (size_t)micro * BT, *targets = r->targets + (size_t)micro * BT;

@@ -134,6 +134,29 @@ static void test_resume_continues_the_order(void) {
     loader_close(&b);
 }
 
+// loader_masked says whether any shard of either stream carries a loss mask: train
+// then counts every step's targets over the ranks, else it knows the count
+static void test_masked(void) {
+    DataLoader l;
+    LoaderOptions o = options(0.3f, 4, 0, 1);
+    CHECK(loader_open(&l, &o) == 0, "%s", scpt_error());
+    CHECK(loader_masked(&l) == 0, "shards without a mask reported masked");
+    loader_close(&l);
+    int32_t tok[300];
+    uint8_t mask[300];
+    for (int i = 0; i < 300; i++) tok[i] = 100 + i % 100, mask[i] = i % 3 != 0;
+    char path[256], glob[300];
+    snprintf(path, sizeof path, "%s/masked_00.bin", dir);
+    ShardWriter w;
+    CHECK(shard_writer_open(&w, path, VOCAB, 0, "test", 1) == 0 && shard_writer_append(&w, tok, mask, 300) == 0 &&
+              shard_writer_close(&w) == 0, "%s", scpt_error());
+    snprintf(glob, sizeof glob, "%s/masked_*.bin", dir);
+    o.replay_glob = glob;
+    CHECK(loader_open(&l, &o) == 0, "%s", scpt_error());
+    CHECK(loader_masked(&l) == 1, "a masked replay shard not reported");
+    loader_close(&l);
+}
+
 static void test_errors(void) {
     DataLoader l;
     LoaderOptions o = options(0, 4, 0, 1);
@@ -160,6 +183,7 @@ int main(void) {
     RUN_TEST(test_epoch_is_a_permutation);
     RUN_TEST(test_ranks_partition_the_batch);
     RUN_TEST(test_resume_continues_the_order);
+    RUN_TEST(test_masked);
     RUN_TEST(test_errors);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

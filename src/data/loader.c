@@ -154,6 +154,13 @@ int64_t loader_windows(const DataLoader *l, int stream) {
     return s->num_shards ? s->first_window[s->num_shards] : 0;
 }
 
+int loader_masked(const DataLoader *l) {
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < l->streams[k].num_shards; i++)
+            if (l->streams[k].shards[i].mask) return 1;
+    return 0;
+}
+
 LoaderState loader_state(const DataLoader *l) {
     return (LoaderState){l->next_slot, {l->streams[0].consumed, l->streams[1].consumed}};
 }
