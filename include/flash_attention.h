@@ -25,9 +25,12 @@ enum {
     // smaller, because the backward keeps two accumulators (dK, dV) and two score
     // tiles per warp; also the dQ tile that key blocks add into in turn
     FLASH_BWD_COLS = 32,
-    // padding of a shared-memory row, in bf16: a row of HS + 8 spreads the 8 rows
-    // one mma fragment reads over all 32 banks, and keeps rows 16-byte aligned
+    // padding of a shared-memory row, in bf16: a row of HS + 8 puts the 8 rows of
+    // one ldmatrix matrix in distinct 16-byte bank groups (all 32 banks), and keeps
+    // rows 16-byte aligned
     FLASH_SMEM_PAD = 8,
+    // row stride of the backward's dS^T tile in shared memory ([key][query], bf16)
+    FLASH_DS_LD = FLASH_BWD_COLS + FLASH_SMEM_PAD,
 };
 
 #ifdef __CUDACC__
@@ -41,8 +44,7 @@ enum {
 // registers of 2 bf16), B elements e = 0..3 (2 registers of 2 bf16) and C/D
 // elements e = 0..3 (fp32). These give the row and column of element e; elements
 // 2r and 2r+1 (one 32-bit register) are always adjacent along k for A and B and
-// along n for C, which the kernel uses to load them as one 32-bit word.
-// test/test_flash_model.c checks them against the PTX ISA's tables.
+// along n for C. test/test_flash_model.c checks them against the PTX ISA's tables.
 static inline FLASH_HD int frag_a_row(int lane, int e) { return lane / 4 + 8 * (e / 2 % 2); }
 static inline FLASH_HD int frag_a_col(int lane, int e) { return lane % 4 * 2 + e % 2 + 8 * (e / 4); }
 static inline FLASH_HD int frag_b_row(int lane, int e) { return lane % 4 * 2 + e % 2 + 8 * (e / 2); }   // k
@@ -55,6 +57,32 @@ static inline FLASH_HD int frag_c_col(int lane, int e) { return lane % 4 * 2 + e
 // is C element frag_a_from_c_elem(e) of tile 2 kk + frag_a_from_c_tile(e).
 static inline FLASH_HD int frag_a_from_c_tile(int e) { return e / 4; }
 static inline FLASH_HD int frag_a_from_c_elem(int e) { return e % 4; }
+
+// ---- operand loads from shared memory: ldmatrix.x4 ------------------------------
+// ldmatrix.sync.aligned.m8n8.x4{.trans}.shared.b16 reads four 8x8 bf16 matrices:
+// lane l gives the address of row l % 8 of matrix l / 8 (8 contiguous bf16, 16-byte
+// aligned), and lane t receives in register i elements (t / 4, 2 (t % 4)) and
+// (t / 4, 2 (t % 4) + 1) of matrix i, or with .trans (2 (t % 4), t / 4) and
+// (2 (t % 4) + 1, t / 4), the first in the low half. The kernel keeps every operand
+// in row-major shared arrays (row stride ld) and reads one 16x16 tile per load, as:
+enum {
+    FLASH_A_MK,   // an A fragment stored [m][k] (Q, K or V rows as the rows of S, S^T, dP^T)
+    FLASH_A_KM,   // an A fragment stored [k][m] (dS^T rows [key][query], the A of dS K)
+    FLASH_B_NK,   // the B fragments of two 8-wide n tiles, stored [n][k] (K in Q K^T)
+    FLASH_B_KN,   // the same, stored [k][n] (V in P V; dO, Q and K in the backward's)
+};
+// Register i is A register i (rows 8 (i % 2), k 8 (i / 2) of the tile), or B
+// register i % 2 of n tile i / 2 (k 8 (i % 2)); so matrix i is the stored tile's 8x8
+// block (i % 2 down, i / 2 across) for A_MK and B_KN and (i / 2, i % 2) for A_KM
+// and B_NK, and the operands stored along the other dimension take .trans. These
+// give lane l's row and column in the tile; test/test_flash_model.c runs every load
+// of the kernel through a model of ldmatrix and compares with frag_a/frag_b.
+static inline FLASH_HD int ldsm_trans(int op) { return op == FLASH_A_KM || op == FLASH_B_KN; }
+static inline FLASH_HD int ldsm_down_first(int op) { return op == FLASH_A_MK || op == FLASH_B_KN; }
+static inline FLASH_HD int ldsm_row(int lane, int op) {
+    return lane % 8 + 8 * (ldsm_down_first(op) ? lane / 8 % 2 : lane / 16);
+}
+static inline FLASH_HD int ldsm_col(int lane, int op) { return 8 * (ldsm_down_first(op) ? lane / 16 : lane / 8 % 2); }
 
 // ---- CPU model ------------------------------------------------------------------
 #ifdef __cplusplus

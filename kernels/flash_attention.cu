@@ -1,8 +1,9 @@
 // Causal grouped-query attention on tensor cores, FlashAttention-2 style (CPU twin
 // of the numerics: src/model/flash_attention.c, which runs this algorithm, and
 // src/model/attention.c, the reference). bf16 mma.sync.m16n8k16 with fp32
-// accumulators (sm_80+); tiles and the per-lane fragment layout in
-// include/flash_attention.h; doc/kernels.md "Tensor cores".
+// accumulators (sm_80+), operands loaded from shared memory by ldmatrix; tiles and
+// the per-lane fragment layout in include/flash_attention.h; doc/kernels.md
+// "Tensor cores".
 //
 // Forward, block = FLASH_ROWS (64) queries of one (batch, head), 4 warps of 16 rows:
 // the warp's Q rows stay in registers as A fragments; K/V tiles of 64 keys stream
@@ -31,10 +32,6 @@ __device__ inline uint32_t pack_bf16(float lo, float hi) {   // lo in the low ha
     return *reinterpret_cast<uint32_t *>(&v);
 }
 
-__device__ inline uint32_t pack_raw(floatX lo, floatX hi) {
-    return (uint32_t)__bfloat16_as_ushort(lo) | (uint32_t)__bfloat16_as_ushort(hi) << 16;
-}
-
 // d += a b (A 16x16 row-major, B 16x8 column-major, fp32 accumulators)
 __device__ inline void mma_bf16(float d[4], const uint32_t a[4], const uint32_t b[2]) {
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
@@ -43,29 +40,21 @@ __device__ inline void mma_bf16(float d[4], const uint32_t a[4], const uint32_t 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
-// A fragment of the 16x16 tile at `tile`, stored row-major [m][k] with row stride ld;
-// register r holds elements 2r, 2r+1 (adjacent along k: one 32-bit load)
-__device__ inline void load_a(uint32_t a[4], const floatX *tile, int ld, int lane) {
-    #pragma unroll
-    for (int r = 0; r < 4; r++)
-        a[r] = *reinterpret_cast<const uint32_t *>(tile + frag_a_row(lane, 2 * r) * ld + frag_a_col(lane, 2 * r));
-}
-
-// B fragment of the 16x8 tile stored as [n][k] (B^T row-major: K rows for Q K^T)
-__device__ inline void load_b_nk(uint32_t b[2], const floatX *tile, int ld, int lane) {
-    #pragma unroll
-    for (int r = 0; r < 2; r++)
-        b[r] = *reinterpret_cast<const uint32_t *>(tile + frag_b_col(lane, 2 * r) * ld + frag_b_row(lane, 2 * r));
-}
-
-// B fragment of the 16x8 tile stored as [k][n] (V rows for P V): a register's two
-// halves come from two rows
-__device__ inline void load_b_kn(uint32_t b[2], const floatX *tile, int ld, int lane) {
-    #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        int n = frag_b_col(lane, 2 * r);
-        b[r] = pack_raw(tile[frag_b_row(lane, 2 * r) * ld + n], tile[frag_b_row(lane, 2 * r + 1) * ld + n]);
-    }
+// The fragments of operand OP (FLASH_A_MK, ..., include/flash_attention.h) in the
+// 16x16 tile at `tile` of a row-major shared array with row stride ld: one
+// ldmatrix.x4, r[0..3] an A fragment or r[0..1], r[2..3] the B fragments of the
+// tile's two 8-wide n tiles. Volatile: the same address is read again after the
+// buffer has been refilled (dS, the streamed stages).
+template <int OP> __device__ inline void load_frag(uint32_t r[4], const floatX *tile, int ld, int lane) {
+    unsigned p = (unsigned)__cvta_generic_to_shared(tile + ldsm_row(lane, OP) * ld + ldsm_col(lane, OP));
+    if (ldsm_trans(OP))
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(p));
+    else
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                     : "r"(p));
 }
 
 // A fragment of k-step kk from C accumulators c[n][4] (8-column tiles), rounded to bf16
@@ -130,18 +119,22 @@ template <int HS, int NT>
 __device__ inline void score_pair(float (*s)[4], float (*dp)[4], const floatX *a1, const floatX *a2, const floatX *b1,
                                   const floatX *b2, int lane) {
     constexpr int LD = HS + FLASH_SMEM_PAD;
-    #pragma unroll
+    // two k-steps at a time: fully unrolled at HS 128, ptxas hoists the ldmatrix of
+    // every k-step and spills (dK and dV hold 128 registers); HS 64 keeps 3 blocks/SM
+    #pragma unroll 2
     for (int kk = 0; kk < HS / FLASH_MMA_K; kk++) {
         uint32_t fa1[4], fa2[4];
-        load_a(fa1, a1 + kk * FLASH_MMA_K, LD, lane);
-        load_a(fa2, a2 + kk * FLASH_MMA_K, LD, lane);
+        load_frag<FLASH_A_MK>(fa1, a1 + kk * FLASH_MMA_K, LD, lane);
+        load_frag<FLASH_A_MK>(fa2, a2 + kk * FLASH_MMA_K, LD, lane);
         #pragma unroll
-        for (int n = 0; n < NT; n++) {
-            uint32_t fb1[2], fb2[2];
-            load_b_nk(fb1, b1 + n * FLASH_MMA_N * LD + kk * FLASH_MMA_K, LD, lane);
-            load_b_nk(fb2, b2 + n * FLASH_MMA_N * LD + kk * FLASH_MMA_K, LD, lane);
-            mma_bf16(s[n], fa1, fb1);
-            mma_bf16(dp[n], fa2, fb2);
+        for (int n = 0; n < NT; n += 2) {
+            uint32_t fb[4];
+            load_frag<FLASH_B_NK>(fb, b1 + n * FLASH_MMA_N * LD + kk * FLASH_MMA_K, LD, lane);
+            mma_bf16(s[n], fa1, fb);
+            mma_bf16(s[n + 1], fa1, fb + 2);
+            load_frag<FLASH_B_NK>(fb, b2 + n * FLASH_MMA_N * LD + kk * FLASH_MMA_K, LD, lane);
+            mma_bf16(dp[n], fa2, fb);
+            mma_bf16(dp[n + 1], fa2, fb + 2);
         }
     }
 }
@@ -156,10 +149,11 @@ __device__ inline void accumulate_product(float (*acc)[4], const float (*c)[4], 
         uint32_t ca[4];
         a_from_c(ca, c, kk);
         #pragma unroll
-        for (int dt = 0; dt < HS / FLASH_MMA_N; dt++) {
-            uint32_t fb[2];
-            load_b_kn(fb, b + kk * FLASH_MMA_K * LD + dt * FLASH_MMA_N, LD, lane);
+        for (int dt = 0; dt < HS / FLASH_MMA_N; dt += 2) {
+            uint32_t fb[4];
+            load_frag<FLASH_B_KN>(fb, b + kk * FLASH_MMA_K * LD + dt * FLASH_MMA_N, LD, lane);
             mma_bf16(acc[dt], ca, fb);
+            mma_bf16(acc[dt + 1], ca, fb + 2);
         }
     }
 }
@@ -220,17 +214,19 @@ flash_forward_kernel(floatX *out, float *lse, const floatX *qkv, int T, int NH, 
         const floatX *k_s = kv_tile<HS>(kv_s, blk.k_src, blk.v_src, blk.row, kt, tiles, KT, T), *v_s = k_s + KT * LD;
         if (kt == 0) {
             #pragma unroll
-            for (int kk = 0; kk < KS; kk++) load_a(qf[kk], q_s + warp * FLASH_MMA_M * LD + kk * FLASH_MMA_K, LD, lane);
+            for (int kk = 0; kk < KS; kk++)
+                load_frag<FLASH_A_MK>(qf[kk], q_s + warp * FLASH_MMA_M * LD + kk * FLASH_MMA_K, LD, lane);
         }
         // S = Q K^T, each 8-key tile accumulated over HS in k-steps of 16
         float s[NT][4] = {};
         #pragma unroll
         for (int kk = 0; kk < KS; kk++) {
             #pragma unroll
-            for (int n = 0; n < NT; n++) {
-                uint32_t kb[2];
-                load_b_nk(kb, k_s + n * FLASH_MMA_N * LD + kk * FLASH_MMA_K, LD, lane);
+            for (int n = 0; n < NT; n += 2) {
+                uint32_t kb[4];
+                load_frag<FLASH_B_NK>(kb, k_s + n * FLASH_MMA_N * LD + kk * FLASH_MMA_K, LD, lane);
                 mma_bf16(s[n], qf[kk], kb);
+                mma_bf16(s[n + 1], qf[kk], kb + 2);
             }
         }
         // causal mask, scale into the log2 domain, online softmax
@@ -289,9 +285,10 @@ flash_forward_kernel(floatX *out, float *lse, const floatX *qkv, int T, int NH, 
 // Keys are the fragment rows: S^T = K Q^T, dP^T = V dO^T, P^T = exp2(S^T scale log2e
 // - lse log2e), dS^T = P^T (dP^T - D); dV += bf16(P^T) dO and dK += bf16(dS^T) Q in
 // registers, over the group's query heads in order and each head's query tiles from
-// the block's diagonal on. dS goes through shared memory, transposed, for the fifth
-// product, dQ += bf16(dS) K, whose partial over the block's keys is added into the fp32
-// accumulator dq_acc[B,NH,Tq,HS] (Tq = T rounded up to the query tile):
+// the block's diagonal on. bf16 dS^T goes through shared memory as [key][query]
+// (32-bit stores from the accumulators; ldmatrix .trans makes it the A operand) for
+// the fifth product, dQ += bf16(dS) K, whose partial over the block's keys is added
+// into the fp32 accumulator dq_acc[B,NH,Tq,HS] (Tq = T rounded up to the query tile):
 // - deterministic (dq_sem != NULL): the key blocks that see a query tile add in
 //   ascending order, each waiting until the tile's semaphore equals its index and
 //   then raising it (doc/kernels.md "Determinism of dQ": it relies on blocks being
@@ -308,22 +305,23 @@ __device__ inline void store_release(int *p, int v) {
 }
 
 // dQ of the tile's FLASH_BWD_COLS queries over the block's FLASH_ROWS keys: warp w
-// takes queries 16 (w % 2) + 0..15 and head dims HS/2 (w / 2) + 0..HS/2-1; dS is
-// [query][key] in shared memory (rows of FLASH_ROWS + pad), K [key][dim]
+// takes queries 16 (w % 2) + 0..15 and head dims HS/2 (w / 2) + 0..HS/2-1; dS^T is
+// [key][query] in shared memory (rows of FLASH_DS_LD), K [key][dim]
 template <int HS>
 __device__ inline void dq_partial(float (*dq)[4], const floatX *ds_s, const floatX *k_s, int warp, int lane) {
     static_assert(FLASH_BWD_COLS == 2 * FLASH_MMA_M && FLASH_WARPS == 4, "4 warps = 2 query halves x 2 dim halves");
-    constexpr int LD = HS + FLASH_SMEM_PAD, LDS = FLASH_ROWS + FLASH_SMEM_PAD;
-    const floatX *a = ds_s + warp % 2 * FLASH_MMA_M * LDS, *b = k_s + warp / 2 * (HS / 2);
+    constexpr int LD = HS + FLASH_SMEM_PAD;
+    const floatX *a = ds_s + warp % 2 * FLASH_MMA_M, *b = k_s + warp / 2 * (HS / 2);
     #pragma unroll
     for (int kk = 0; kk < FLASH_ROWS / FLASH_MMA_K; kk++) {
         uint32_t fa[4];
-        load_a(fa, a + kk * FLASH_MMA_K, LDS, lane);
+        load_frag<FLASH_A_KM>(fa, a + kk * FLASH_MMA_K * FLASH_DS_LD, FLASH_DS_LD, lane);
         #pragma unroll
-        for (int dt = 0; dt < HS / 2 / FLASH_MMA_N; dt++) {
-            uint32_t fb[2];
-            load_b_kn(fb, b + kk * FLASH_MMA_K * LD + dt * FLASH_MMA_N, LD, lane);
+        for (int dt = 0; dt < HS / 2 / FLASH_MMA_N; dt += 2) {
+            uint32_t fb[4];
+            load_frag<FLASH_B_KN>(fb, b + kk * FLASH_MMA_K * LD + dt * FLASH_MMA_N, LD, lane);
             mma_bf16(dq[dt], fa, fb);
+            mma_bf16(dq[dt + 1], fa, fb + 2);
         }
     }
 }
@@ -365,12 +363,11 @@ __global__ void __launch_bounds__(FLASH_WARPS *WARP_SIZE)
 flash_backward_kernel(floatX *dqkv, float *dq_acc, int *dq_sem, const floatX *dout, const floatX *qkv,
                       const float *lse, const float *D, int T, int NH, int NKV) {
     constexpr int LD = HS + FLASH_SMEM_PAD, QT = FLASH_BWD_COLS, NT = QT / FLASH_MMA_N, DT = HS / FLASH_MMA_N;
-    constexpr int LDS = FLASH_ROWS + FLASH_SMEM_PAD;
     extern __shared__ uint4 smem_raw[];
     floatX *k_s = reinterpret_cast<floatX *>(smem_raw);   // [FLASH_ROWS][LD]
     floatX *v_s = k_s + FLASH_ROWS * LD;                   // [FLASH_ROWS][LD]
     floatX *qd_s = v_s + FLASH_ROWS * LD;                  // 2 stages of Q [QT][LD], dO [QT][LD]
-    floatX *ds_s = qd_s + 4 * QT * LD;                     // dS [QT][LDS]
+    floatX *ds_s = qd_s + 4 * QT * LD;                     // dS^T [FLASH_ROWS][FLASH_DS_LD]
     int g = blockIdx.x % NKV, b = blockIdx.x / NKV, group = NH / NKV, kb = blockIdx.y;
     int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
     size_t row = (size_t)(NH + 2 * NKV) * HS;
@@ -412,7 +409,11 @@ flash_backward_kernel(floatX *dqkv, float *dq_acc, int *dq_sem, const floatX *do
                 float p = live ? exp2f(st[n][e] * scale_log2 - lse_bh[i] * FLASH_LOG2E) : 0.0f;
                 dpt[n][e] = live ? p * (dpt[n][e] - D_bh[i]) : 0.0f;   // dS^T
                 st[n][e] = p;                                           // P^T
-                ds_s[ii * LDS + jj] = __float2bfloat16(dpt[n][e]);
+            }
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {   // bf16 dS^T, two adjacent queries per 32-bit store
+                int jj = warp * FLASH_MMA_M + frag_c_row(lane, 2 * r), ii = n * FLASH_MMA_N + frag_c_col(lane, 2 * r);
+                *reinterpret_cast<uint32_t *>(ds_s + jj * FLASH_DS_LD + ii) = pack_bf16(dpt[n][2 * r], dpt[n][2 * r + 1]);
             }
         }
         accumulate_product<HS, QT>(dv, st, do_t, lane);    // dV += bf16(P^T) dO
@@ -450,7 +451,7 @@ __global__ void flash_dq_round_kernel(floatX *dqkv, const float *dq_acc, int B, 
 
 // ---- launchers ------------------------------------------------------------------
 // shared memory: forward Q + 2 stages of K, V tiles of 64 (HS 128: 87 KB); backward
-// K, V 64 rows + 2 stages of Q, dO 32 rows + dS 32 x 72 (HS 128: 74 KB)
+// K, V 64 rows + 2 stages of Q, dO 32 rows + dS^T 64 x 40 (HS 128: 75 KB)
 template <int HS> static size_t smem_rows(int rows) { return (size_t)rows * (HS + FLASH_SMEM_PAD) * sizeof(floatX); }
 
 // the shapes and pointers the tensor-core kernels take: cp.async moves 16 bytes, so
@@ -509,7 +510,7 @@ static void backward_launch(floatX *dqkv, const floatX *dout, const floatX *qkv,
                             const BackwardScratch *s, int deterministic, int B, int T, int NH, int NKV,
                             cudaStream_t stream) {
     size_t smem = smem_rows<HS>(2 * FLASH_ROWS + 4 * FLASH_BWD_COLS) +
-                  (size_t)FLASH_BWD_COLS * (FLASH_ROWS + FLASH_SMEM_PAD) * sizeof(floatX);
+                  (size_t)FLASH_ROWS * FLASH_DS_LD * sizeof(floatX);
     CUDA_CHECK(cudaFuncSetAttribute(flash_backward_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
     // semaphores start at 0; atomics add into zeros (in order, key block 0 writes first)
     if (deterministic) CUDA_CHECK(cudaMemsetAsync(s->dq_sem, 0, s->sem_bytes, stream));

@@ -3,7 +3,8 @@
 // (src/model/attention.c): forward output, lse, and dQ, dK, dV separately, on
 // shapes with T not a multiple of the tiles and Llama 3's head groups; plus the
 // mma.m16n8k16 fragment layout that the kernel's index math assumes, checked
-// against the PTX ISA's tables. SCPT_FLASH_FULL=1 adds the full-size shapes
+// against the PTX ISA's tables, and every ldmatrix operand load of the kernels run
+// through a per-lane model of ldmatrix (elements, alignment, bank conflicts). SCPT_FLASH_FULL=1 adds the full-size shapes
 // (T up to 4096 with GQA; about 3.5 CPU-minutes).
 //
 // The tolerance is derived in test/attention_check.h.
@@ -112,9 +113,137 @@ static void test_fragment_layout(void) {
     CHECK(wrong == 0, "%d elements of the warp-level product are wrong", wrong);
 }
 
-// The kernel's shared-memory fragment loads, with rows of HS + FLASH_SMEM_PAD bf16:
-// the 32 lanes of one load hit 32 different banks, or share a 32-bit word
-// (a broadcast), for the 32-bit A and [n][k] B loads and the 16-bit [k][n] B loads.
+// ---- ldmatrix.sync.aligned.m8n8.x4{.trans}.shared.b16, per lane, as the PTX ISA
+// describes it ("Warp-level matrix load instruction: ldmatrix"), written apart from
+// include/flash_attention.h: lanes 8i..8i+7 give the addresses of rows 0..7 of matrix
+// i (8 bf16 each); lane t receives in register i, low half first, elements
+// (t/4, 2(t%4)) and (t/4, 2(t%4)+1) of matrix i, or with .trans (2(t%4), t/4) and
+// (2(t%4)+1, t/4). Shared memory is modelled as holding its own (bf16) address at
+// each address, so a received value says where it was read from.
+static void ldmatrix_x4(long got[32][4][2], const long addr[32], int trans) {
+    for (int t = 0; t < 32; t++)
+        for (int i = 0; i < 4; i++)
+            for (int h = 0; h < 2; h++) {
+                int row = trans ? 2 * (t % 4) + h : t / 4, col = trans ? t / 4 : 2 * (t % 4) + h;
+                got[t][i][h] = addr[8 * i + row] + col;
+            }
+}
+
+// where the mma operand layout (frag_a, frag_b) says that half h of register i of
+// lane t must come from, for operand op (FLASH_A_MK, ...) whose 16x16 tile starts
+// at `base` of a row-major array with row stride ld: A register i, or B register
+// i % 2 of the tile's n tile i / 2
+static long operand_element(int op, long base, int ld, int lane, int i, int h) {
+    int row, col;   // in the stored array
+    if (op == FLASH_A_MK || op == FLASH_A_KM) {
+        int m = frag_a_row(lane, 2 * i + h), k = frag_a_col(lane, 2 * i + h);
+        row = op == FLASH_A_MK ? m : k, col = op == FLASH_A_MK ? k : m;
+    } else {
+        int e = 2 * (i % 2) + h, k = frag_b_row(lane, e), n = 8 * (i / 2) + frag_b_col(lane, e);
+        row = op == FLASH_B_NK ? n : k, col = op == FLASH_B_NK ? k : n;
+    }
+    return base + (long)row * ld + col;
+}
+
+// one operand of a kernel (e.g. the forward's V), over all the loads the kernel makes of it
+typedef struct {
+    const char *name;
+    int loads, wrong, misaligned, conflicts, outside;
+} LoadCheck;
+
+// the kernel's load of operand op at `base` (bf16 offset in the block's shared
+// memory, of `smem` bf16 in all; its start is 16-byte aligned) through the lanes'
+// addresses from include/flash_attention.h, checked element by element, for
+// 16-byte alignment, for the 8 rows of each matrix in distinct 16-byte bank groups
+// (one conflict-free pass over the 32 banks) and for staying inside `smem`
+static void check_load(LoadCheck *c, int op, long base, int ld, long smem) {
+    long addr[32], got[32][4][2];
+    for (int lane = 0; lane < 32; lane++) {
+        addr[lane] = base + (long)ldsm_row(lane, op) * ld + ldsm_col(lane, op);
+        c->misaligned += addr[lane] % 8 != 0;
+        c->outside += addr[lane] < 0 || addr[lane] + 8 > smem;
+    }
+    for (int i = 0; i < 4; i++)
+        for (int r = 0; r < 8; r++)
+            for (int q = 0; q < r; q++) c->conflicts += addr[8 * i + r] / 8 % 8 == addr[8 * i + q] / 8 % 8;
+    ldmatrix_x4(got, addr, ldsm_trans(op));
+    for (int lane = 0; lane < 32; lane++)
+        for (int i = 0; i < 4; i++)
+            for (int h = 0; h < 2; h++) c->wrong += got[lane][i][h] != operand_element(op, base, ld, lane, i, h);
+    c->loads++;
+}
+
+static void report_loads(const LoadCheck *c, int n, int HS) {
+    for (int i = 0; i < n; i++)
+        CHECK(c[i].loads > 0 && c[i].wrong == 0 && c[i].misaligned == 0 && c[i].conflicts == 0 && c[i].outside == 0,
+              "HS %d, %s: %d loads, %d wrong elements, %d misaligned rows, %d bank conflicts, %d rows outside", HS,
+              c[i].name, c[i].loads, c[i].wrong, c[i].misaligned, c[i].conflicts, c[i].outside);
+}
+
+// The forward's loads as kernels/flash_attention.cu makes them: shared memory = Q
+// [64][LD], then 2 stages of K [64][LD], V [64][LD]; every warp, k-step and n-tile pair
+static void forward_loads(int HS) {
+    LoadCheck c[] = {{"forward Q (A of Q K^T)", 0, 0, 0, 0, 0},
+                     {"forward K (B of Q K^T)", 0, 0, 0, 0, 0},
+                     {"forward V (B of P V)", 0, 0, 0, 0, 0}};
+    int LD = HS + FLASH_SMEM_PAD, KT = FLASH_FWD_KEYS, M = FLASH_MMA_M, N = FLASH_MMA_N, K = FLASH_MMA_K;
+    long q_s = 0, kv_s = (long)FLASH_ROWS * LD, smem = (long)(FLASH_ROWS + 4 * KT) * LD;
+    for (int warp = 0; warp < FLASH_WARPS; warp++)
+        for (int kk = 0; kk < HS / K; kk++) check_load(&c[0], FLASH_A_MK, q_s + warp * M * LD + kk * K, LD, smem);
+    for (int stage = 0; stage < 2; stage++) {
+        long k_s = kv_s + (long)stage * 2 * KT * LD, v_s = k_s + (long)KT * LD;
+        for (int kk = 0; kk < HS / K; kk++)
+            for (int n = 0; n < KT / N; n += 2) check_load(&c[1], FLASH_B_NK, k_s + n * N * LD + kk * K, LD, smem);
+        for (int kk = 0; kk < KT / K; kk++)
+            for (int dt = 0; dt < HS / N; dt += 2) check_load(&c[2], FLASH_B_KN, v_s + kk * K * LD + dt * N, LD, smem);
+    }
+    report_loads(c, 3, HS);
+}
+
+// The backward's: K [64][LD], V [64][LD], 2 stages of Q [32][LD], dO [32][LD], then
+// dS^T [64][FLASH_DS_LD]; score_pair, the two accumulate_product and dq_partial
+static void backward_loads(int HS) {
+    LoadCheck c[] = {{"backward K (A of K Q^T)", 0, 0, 0, 0, 0},    {"backward V (A of V dO^T)", 0, 0, 0, 0, 0},
+                     {"backward Q (B of K Q^T)", 0, 0, 0, 0, 0},    {"backward dO (B of V dO^T)", 0, 0, 0, 0, 0},
+                     {"backward dO (B of P^T dO)", 0, 0, 0, 0, 0},  {"backward Q (B of dS^T Q)", 0, 0, 0, 0, 0},
+                     {"backward dS^T (A of dS K)", 0, 0, 0, 0, 0}, {"backward K (B of dS K)", 0, 0, 0, 0, 0}};
+    int LD = HS + FLASH_SMEM_PAD, QT = FLASH_BWD_COLS, M = FLASH_MMA_M, N = FLASH_MMA_N, K = FLASH_MMA_K;
+    long k_s = 0, v_s = (long)FLASH_ROWS * LD, qd_s = 2L * FLASH_ROWS * LD, ds_s = qd_s + 4L * QT * LD;
+    long smem = ds_s + (long)FLASH_ROWS * FLASH_DS_LD;
+    for (int warp = 0; warp < FLASH_WARPS; warp++)
+        for (int stage = 0; stage < 2; stage++) {
+            long q_t = qd_s + (long)stage * 2 * QT * LD, do_t = q_t + (long)QT * LD;
+            for (int kk = 0; kk < HS / K; kk++) {
+                check_load(&c[0], FLASH_A_MK, k_s + warp * M * LD + kk * K, LD, smem);
+                check_load(&c[1], FLASH_A_MK, v_s + warp * M * LD + kk * K, LD, smem);
+                for (int n = 0; n < QT / N; n += 2) {
+                    check_load(&c[2], FLASH_B_NK, q_t + n * N * LD + kk * K, LD, smem);
+                    check_load(&c[3], FLASH_B_NK, do_t + n * N * LD + kk * K, LD, smem);
+                }
+            }
+            for (int kk = 0; kk < QT / K; kk++)
+                for (int dt = 0; dt < HS / N; dt += 2) {
+                    check_load(&c[4], FLASH_B_KN, do_t + kk * K * LD + dt * N, LD, smem);
+                    check_load(&c[5], FLASH_B_KN, q_t + kk * K * LD + dt * N, LD, smem);
+                }
+        }
+    for (int warp = 0; warp < FLASH_WARPS; warp++)
+        for (int kk = 0; kk < FLASH_ROWS / K; kk++) {
+            check_load(&c[6], FLASH_A_KM, ds_s + warp % 2 * M + kk * K * FLASH_DS_LD, FLASH_DS_LD, smem);
+            for (int dt = 0; dt < HS / 2 / N; dt += 2)
+                check_load(&c[7], FLASH_B_KN, k_s + warp / 2 * (HS / 2) + kk * K * LD + dt * N, LD, smem);
+        }
+    report_loads(c, 8, HS);
+}
+
+static void test_ldmatrix_loads(void) {
+    forward_loads(64), forward_loads(128);
+    backward_loads(64), backward_loads(128);
+}
+
+// The backward's bf16 dS^T stores ([key][query], rows of FLASH_DS_LD): each lane
+// writes accumulator pairs (frag_c) as 32-bit words; the 32 lanes of one store hit
+// 32 different banks, and the 4 warps write every element of the 64 x 32 tile once.
 static int bank_conflicts(const int word[32]) {
     int conflicts = 0;
     for (int a = 0; a < 32; a++)
@@ -122,21 +251,26 @@ static int bank_conflicts(const int word[32]) {
     return conflicts;
 }
 
-static void test_smem_banks(void) {
-    const int sizes[] = {64, 128};
-    for (int s = 0; s < 2; s++) {
-        int ld = sizes[s] + FLASH_SMEM_PAD, conflicts = 0;   // in bf16; a bank word holds 2
-        for (int e = 0; e < 8; e += 2) {
-            int wa[32], wb[32], wkn[32];
-            for (int lane = 0; lane < 32; lane++) {
-                wa[lane] = (frag_a_row(lane, e) * ld + frag_a_col(lane, e)) / 2;
-                wb[lane] = (frag_b_col(lane, e % 4) * ld + frag_b_row(lane, e % 4)) / 2;
-                wkn[lane] = (frag_b_row(lane, e % 4) * ld + frag_b_col(lane, e % 4)) / 2;
+static void test_ds_stores(void) {
+    static int written[FLASH_ROWS][FLASH_BWD_COLS];
+    int conflicts = 0, misaligned = 0, bad = 0;
+    for (int warp = 0; warp < FLASH_WARPS; warp++)
+        for (int n = 0; n < FLASH_BWD_COLS / FLASH_MMA_N; n++)
+            for (int r = 0; r < 2; r++) {
+                int word[32];
+                for (int lane = 0; lane < 32; lane++) {
+                    int jj = warp * FLASH_MMA_M + frag_c_row(lane, 2 * r), ii = n * FLASH_MMA_N + frag_c_col(lane, 2 * r);
+                    misaligned += (jj * FLASH_DS_LD + ii) % 2;
+                    word[lane] = (jj * FLASH_DS_LD + ii) / 2;
+                    written[jj][ii]++, written[jj][ii + 1]++;
+                }
+                conflicts += bank_conflicts(word);
             }
-            conflicts += bank_conflicts(wa) + bank_conflicts(wb) + bank_conflicts(wkn);
-        }
-        CHECK(conflicts == 0, "HS %d: %d bank conflicts in the fragment loads", sizes[s], conflicts);
-    }
+    for (int j = 0; j < FLASH_ROWS; j++)
+        for (int i = 0; i < FLASH_BWD_COLS; i++) bad += written[j][i] != 1;
+    CHECK(conflicts == 0 && misaligned == 0 && bad == 0,
+          "dS^T stores: %d bank conflicts, %d misaligned words, %d elements not written exactly once", conflicts,
+          misaligned, bad);
 }
 
 // T not a multiple of the 64-row blocks nor the 32-column backward tiles; MHA,
@@ -157,7 +291,8 @@ static void test_full_shapes(void) {
 
 int main(void) {
     RUN_TEST(test_fragment_layout);
-    RUN_TEST(test_smem_banks);
+    RUN_TEST(test_ldmatrix_loads);
+    RUN_TEST(test_ds_stores);
     RUN_TEST(test_small_shapes);
     RUN_TEST(test_full_shapes);
     return test_summary();
