@@ -22,6 +22,7 @@ typedef struct {
     const CommOps *ops;
     void *impl;                // the backend's state
     size_t bucket_elems;
+    size_t min_bucket_elems;   // the smallest gradient bucket (include/buckets.h)
 } Comm;
 
 // what the environment says; -1 with scpt_error() when its variables disagree or are malformed
@@ -63,5 +64,13 @@ void comm_broadcast(Comm *c, void *buf, size_t bytes, int root);
 void comm_barrier(Comm *c);
 // host scalars: sum over ranks (for norms and losses)
 double comm_sum(Comm *c, double x);
+// x[0, n) <- sum over ranks, in place, in the backend's memory: for a device backend
+// a device buffer, enqueued on comm_stream() (no host round trip, no wait)
+void comm_sum_in_place(Comm *c, double *x, size_t n);
+// the stream a device backend runs its collectives on, in issue order (a
+// cudaStream_t); NULL for host backends. One stream for every collective of the
+// communicator: NCCL does not promise that two of them on different streams progress
+// concurrently, so their order must be the issue order on every rank.
+void *comm_stream(Comm *c);
 
 #endif

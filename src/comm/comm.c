@@ -63,11 +63,15 @@ static void none_reduce_scatter(Comm *c, float *x, float *shard, size_t n) {
 }
 static void none_broadcast(Comm *c, void *buf, size_t bytes, int root) {}
 static double none_sum(Comm *c, double x) { return x; }
+static void none_pieces(Comm *c, const BucketPiece *pieces, size_t count, float *x, int to_owner) {}
+static void none_broadcast_pieces(Comm *c, const BucketPiece *pieces, size_t count, void *x, size_t elem_size) {}
+static void none_sum_in_place(Comm *c, double *x, size_t n) {}
 
 static const CommOps none_ops = {
     .name = "none", .init = none_init, .finalize = none_void, .all_reduce_mean = none_vector,
     .reduce_scatter_mean = none_reduce_scatter, .all_gather = none_gather, .broadcast = none_broadcast,
-    .barrier = none_void, .sum = none_sum,
+    .barrier = none_void, .sum = none_sum, .reduce_pieces = none_pieces, .broadcast_pieces = none_broadcast_pieces,
+    .sum_in_place = none_sum_in_place,
 };
 
 int comm_choose_backend(const char *backend, int gpu, const char **chosen) {
@@ -101,6 +105,7 @@ int comm_choose_backend(const char *backend, int gpu, const char **chosen) {
 int comm_init(Comm *c, const char *backend, int *argc, char ***argv) {
     memset(c, 0, sizeof *c);
     c->bucket_elems = DEFAULT_BUCKET_ELEMS;
+    c->min_bucket_elems = (size_t)(BUCKET_DEFAULT_MIB * (1 << 20)) / sizeof(float);
     if (comm_discover(&c->rank, &c->world, &c->local_rank, &c->launcher) != 0) return -1;
     if (strcmp(backend, "auto") == 0 && comm_choose_backend(backend, 0, &backend) != 0) return -1;
     if (strcmp(backend, "none") == 0) {
@@ -152,3 +157,5 @@ void comm_all_gather_elems(Comm *c, void *x, size_t n, size_t elem_size) { c->op
 void comm_broadcast(Comm *c, void *buf, size_t bytes, int root) { c->ops->broadcast(c, buf, bytes, root); }
 void comm_barrier(Comm *c) { c->ops->barrier(c); }
 double comm_sum(Comm *c, double x) { return c->ops->sum(c, x); }
+void comm_sum_in_place(Comm *c, double *x, size_t n) { c->ops->sum_in_place(c, x, n); }
+void *comm_stream(Comm *c) { return c->ops->stream ? c->ops->stream(c) : NULL; }
