@@ -8,11 +8,12 @@
 //     than bf16 grads);
 //   - the checkpoint holds the fp32 master weights (gpu_model_download).
 // Data parallel (include/zero.h's stages, on the device): with a comm of several
-// ranks (a device-buffer backend, nccl) gpu_model_update averages the gradients
-// over the ranks. ZeRO-0: all-reduce, every rank updates everything. ZeRO-1: the
-// fp32 master weights and AdamW moments exist only for this rank's shard of the
-// parameters; gradients are reduce-scattered into it, the rank updates it, and the
-// new bf16 parameters are all-gathered. The flat parameter and gradient vectors are
+// ranks (a device-buffer backend, nccl) the gradients are averaged over the ranks
+// in buckets, during the last micro-batch's backward. ZeRO-0: all-reduce, every rank
+// updates everything. ZeRO-1: the fp32 master weights and AdamW moments exist only
+// for this rank's shard of the parameters; gradients are reduced into their owners,
+// the rank updates its shard, and the new bf16 parameters are broadcast from their
+// owners during the next forward. The flat parameter and gradient vectors are
 // padded to a multiple of the world size (NCCL's equal parts; the padding stays 0).
 // Plain C interface; without nvcc the build links src/model/model_cuda_stub.c instead,
 // where gpu_device_probe() says so and nothing else can be reached.
@@ -66,14 +67,20 @@ void gpu_model_print_memory(const GpuModel *g);
 // writes the logits' gradient in the forward, as llm.c does); 0 evaluates only.
 // Returns the mean loss over positions with a target >= 0 (0 without targets).
 float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale);
-void gpu_model_backward(GpuModel *g);    // adds into the fp32 gradients
+// Adds into the fp32 gradients. last_micro: 1 for the step's last micro-batch: with
+// several ranks its backward issues each gradient bucket's reduction (include/
+// buckets.h) on the comm's stream as soon as the bucket is complete, overlapped with
+// the layers still computing (a collective: every rank passes the same value). With
+// 0 on every micro-batch, gpu_model_update issues them all itself.
+void gpu_model_backward(GpuModel *g, int last_micro);
 void gpu_model_zero_grad(GpuModel *g);
 // Averages the gradients over the ranks (several ranks), clips them to max_norm (0:
 // off) by the global norm, and takes one AdamW step (t 1-based) over this rank's
-// range; ZeRO-1 then all-gathers the parameters. Returns the norm before clipping,
-// as clip_gradients does. With several ranks it is a collective: every rank calls it.
-// The collectives run on the comm's stream: this waits for the model's stream
-// before each, and each returns finished, so no event is needed in between.
+// range; ZeRO-1 then broadcasts each bucket's parameters from their owners. Returns
+// the norm before clipping, as clip_gradients does. With several ranks it is a
+// collective: every rank calls it. No host synchronisation with the comm's stream:
+// the model's stream waits for the reductions and the norm's sum through events,
+// and the next forward's layers each wait for their bucket's broadcast.
 float gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm);
 // Gradients, then all master weights into m, and the moments of opt's range (any
 // range) into opt when opt is not NULL. Under ZeRO-1 it is a collective (every rank

@@ -487,7 +487,11 @@ static int train_step(Run *r, double *loss, float *norm, float *lr) {
         r->trained[micro] = count_targets(targets, BT);
     }
     double total = 0, sum = 0;
-    for (int micro = 0; micro < a->grad_accum; micro++) total += r->trained[micro];
+    int last = 0;   // the last micro-batch that trains: its backward starts the GPU's gradient exchange
+    for (int micro = 0; micro < a->grad_accum; micro++) {
+        total += r->trained[micro];
+        if (r->trained[micro]) last = micro;
+    }
     total = comm_sum(&r->comm, total);
     for (int micro = 0; micro < a->grad_accum && total > 0; micro++) {
         if (r->trained[micro] == 0) continue;
@@ -496,7 +500,7 @@ static int train_step(Run *r, double *loss, float *norm, float *lr) {
         double mean;
         if (r->gpu) {
             mean = gpu_model_forward(r->gpu, inputs, targets, a->batch, a->seq, scale);
-            gpu_model_backward(r->gpu);
+            gpu_model_backward(r->gpu, micro == last);
         } else {
             mean = model_forward(&r->model, inputs, targets, a->batch, a->seq);
             model_backward(&r->model, scale);

@@ -107,7 +107,7 @@ static void compare_paths(const ModelConfig *c, const char *label, int fuse_gelu
     GpuModel *g = gpu_sized(&m, NULL, 1, 0, fuse_gelu, nb, nt);
     float eval_loss = gpu_model_forward(g, inputs, targets, nb, nt, 0);
     float gpu_loss = gpu_model_forward(g, inputs, targets, nb, nt, 1.0f);
-    gpu_model_backward(g);
+    gpu_model_backward(g, 1);
     if (verbose) printf("  %s: loss CPU %.5f, GPU %.5f (rel %.2e)\n", label, cpu_loss, gpu_loss,
                         fabs(gpu_loss - cpu_loss) / cpu_loss);
     CHECK_NEAR(gpu_loss, cpu_loss, 0.01 * cpu_loss, "loss");
@@ -163,7 +163,7 @@ static void test_medium_llama(void) { medium("llama3.2-1b", 256); }
 static void gpu_grads(Model *m, const int *inputs, const int *targets, int deterministic, int recompute) {
     GpuModel *g = gpu_from(m, NULL, deterministic, recompute, 0);
     gpu_model_forward(g, inputs, targets, B, T, 1.0f);
-    gpu_model_backward(g);
+    gpu_model_backward(g, 1);
     gpu_model_download(g, m, NULL);
     gpu_model_free(g);
 }
@@ -213,7 +213,7 @@ static float step(Model *m, OptimizerState *opt, GpuModel *g, int t, uint64_t *d
         make_batch(inputs, targets, m->config.vocab_size, data);
         if (g) {
             loss += gpu_model_forward(g, inputs, targets, B, T, 1.0f / ACCUM);
-            gpu_model_backward(g);
+            gpu_model_backward(g, micro == ACCUM - 1);
         } else {
             loss += model_forward(m, inputs, targets, B, T);
             model_backward(m, 1.0f / ACCUM);

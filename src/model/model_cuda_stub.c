@@ -26,7 +26,7 @@ void gpu_model_print_memory(const GpuModel *g) { UNREACHABLE; }
 float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale) {
     UNREACHABLE;
 }
-void gpu_model_backward(GpuModel *g) { UNREACHABLE; }
+void gpu_model_backward(GpuModel *g, int last_micro) { UNREACHABLE; }
 void gpu_model_zero_grad(GpuModel *g) { UNREACHABLE; }
 float gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm) { UNREACHABLE; }
 void gpu_model_download(GpuModel *g, Model *m, OptimizerState *opt) { UNREACHABLE; }
