@@ -8,8 +8,9 @@
 //           so only m and v shrink; on GPUs the fp32 master shard is also the owner's.
 // Gradient clipping uses the global norm over all ranks' data in both stages.
 // The exchange below is the CPU step's (host backends: mpi, none). GPU ranks (the
-// nccl backend) exchange inside gpu_model_update (include/model_cuda.h); for them
-// DataParallel gives the range, the checkpoint load, and dp_checkpoint_save_gpu.
+// nccl backend) exchange inside gpu_model_backward and gpu_model_update (include/
+// model_cuda.h); for them DataParallel gives the range, the checkpoint load, and
+// dp_checkpoint_save_gpu.
 #ifndef SCPT_ZERO_H
 #define SCPT_ZERO_H
 

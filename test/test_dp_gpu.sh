@@ -96,10 +96,10 @@ for z in 0 1; do
     check "ZeRO-$z: validation losses match 1 GPU x 2B (max diff $d <= $LOSS_TOL)" within "$d" $LOSS_TOL
 done
 # ZeRO-0 against ZeRO-1 on the same 2 GPUs: each rank computes the same gradients, and
-# the mean of two values is the same bits whether all-reduced or reduce-scattered, so
-# without clipping both apply the same update: losses and checkpoints equal (tolerance
-# 1e-6 only to report a difference as a number). The gradient norms differ by the
-# order of summing squares (whole vector vs two shards + comm_sum): 1e-5.
+# the mean of two values is the same bits whether all-reduced or reduced into its
+# owner, so without clipping both apply the same update: losses and checkpoints equal
+# (tolerance 1e-6 only to report a difference as a number). The gradient norms differ
+# by the order of summing squares (whole vector vs two shards summed on the device): 1e-5.
 d=$(max_diff "$(losses "$tmp/z0/metrics.jsonl")" "$(losses "$tmp/z1/metrics.jsonl")")
 check "ZeRO-1 losses equal ZeRO-0's (max diff $d <= 1e-6)" within "$d" 1e-6
 d=$(max_diff "$(grad_norms "$tmp/z0/metrics.jsonl")" "$(grad_norms "$tmp/z1/metrics.jsonl")")
