@@ -67,11 +67,13 @@ void gpu_model_print_memory(const GpuModel *g);
 // writes the logits' gradient in the forward, as llm.c does); 0 evaluates only.
 // Returns the mean loss over positions with a target >= 0 (0 without targets).
 float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale);
-// Adds into the fp32 gradients. last_micro: 1 for the step's last micro-batch: with
-// several ranks its backward issues each gradient bucket's reduction (include/
-// buckets.h) on the comm's stream as soon as the bucket is complete, overlapped with
-// the layers still computing (a collective: every rank passes the same value). With
-// 0 on every micro-batch, gpu_model_update issues them all itself.
+// Adds into the fp32 gradients. last_micro: 1 for the last backward before
+// gpu_model_update: with a device backend it issues each gradient bucket's reduction
+// (include/buckets.h) on the comm's stream as soon as the bucket is complete,
+// overlapped with the layers still computing. Ranks may differ in which micro-batch
+// that is (one whose batch has no targets skips it): each issues the same
+// reductions in the same order, at most once per step. With 0 on every backward,
+// gpu_model_update issues them all itself.
 void gpu_model_backward(GpuModel *g, int last_micro);
 void gpu_model_zero_grad(GpuModel *g);
 // Averages the gradients over the ranks (several ranks), clips them to max_norm (0:
