@@ -23,7 +23,7 @@ UTIL_PART   := util/util util/args
 DATA_PART   := data/shard data/loader
 # the CPU twins of the kernels, one family per file, and the model built from them
 LAYERS_PART := $(addprefix model/,encoder layernorm rmsnorm matmul rope attention gelu swiglu residual classifier adamw global_norm)
-MODEL_PART  := $(LAYERS_PART) model/config model/model model/optim
+MODEL_PART  := $(LAYERS_PART) model/config model/model model/optim model/roofline
 CKPT_PART   := weights/safetensors weights/checkpoint util/metrics
 
 # ---- programs -----------------------------------------------------------------
@@ -303,8 +303,11 @@ $(B)/test/ckpt_diff: $(call objs,weights/safetensors $(UTIL_PART))
 $(B)/test/ckpt_diff: test_libs := -lcjson
 # the memory / communication / time plan of doc/scaling.md
 PROGRAMS += plan
-plan_objs = $(call objs,plan dist/plan model/config $(UTIL_PART))
+plan_objs = $(call objs,plan dist/plan $(MODEL_PART) $(UTIL_PART))
 $(B)/test/test_plan: $(call objs,dist/plan $(MODEL_PART) $(UTIL_PART))
+# the roofline of one GPU training step (plan --roofline)
+TESTS += test_roofline
+$(B)/test/test_roofline: $(call objs,$(MODEL_PART) $(UTIL_PART))
 .PHONY: scaling-doc
 scaling-doc: $(BIN)/plan
 	$(BIN)/plan --doc >doc/scaling.md
@@ -345,7 +348,7 @@ test-gpu: $(BIN)/train $(B)/test/make_shards $(B)/test/ckpt_diff $(if $(NCCL_FOU
 endif
 # end-to-end training throughput and MFU against PyTorch (needs a GPU and torch)
 .PHONY: bench-e2e
-bench-e2e: $(BIN)/train $(B)/test/make_shards
+bench-e2e: $(BIN)/train $(BIN)/plan $(B)/test/make_shards
 	dev/bench_e2e.sh
 
 # ---- the first GPU run (issue #13): dev/gpu_check.sh, doc/gpu_training.md ----------

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 CONFIGS = {
     "gpt2-124m": dict(gpt2=True, vocab=50257, padded=50304, L=12, NH=12, NKV=12, C=768, H=3072),
     "llama3.2-1b": dict(gpt2=False, vocab=128256, padded=128256, L=16, NH=32, NKV=8, C=2048, H=8192, theta=500000.0),
+    "llama3-8b": dict(gpt2=False, vocab=128256, padded=128256, L=32, NH=32, NKV=8, C=4096, H=14336, theta=500000.0,
+                      untied=True),
 }
 
 
@@ -71,7 +73,8 @@ class Model(nn.Module):
         self.blocks = nn.ModuleList(Block(c) for _ in range(c["L"]))
         self.norm_f = nn.LayerNorm(c["C"]) if c["gpt2"] else nn.RMSNorm(c["C"], eps=1e-5)
         self.head = nn.Linear(c["C"], c["padded"], bias=False)
-        self.head.weight = self.wte.weight  # tied, as in both presets
+        if not c.get("untied"):
+            self.head.weight = self.wte.weight  # tied, as in the GPT-2 and Llama 3.2 presets
         for name, p in self.named_parameters():
             if p.dim() == 2:
                 nn.init.normal_(p, std=0.02)
@@ -104,11 +107,14 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=1024)
     ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--layers", type=int, default=0, help="the preset cut to this many layers (0: all), as train's")
     ap.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak (H100 SXM, H200: 989)")
     a = ap.parse_args()
     torch.manual_seed(0)
     torch.backends.cuda.matmul.allow_tf32 = True
-    c, B, T = CONFIGS[a.model], a.batch, a.seq
+    c, B, T = dict(CONFIGS[a.model]), a.batch, a.seq
+    if a.layers:
+        c["L"] = a.layers
     model = Model(c, T).cuda()
     N = matmul_weights(model)
     flops_per_token = 6 * N + 12 * c["L"] * c["C"] * T

@@ -133,7 +133,7 @@ elif [ -z "$make_cmd" ]; then
 elif fits build 240; then
     nccl_line=$("$make_cmd" -n train 2>/dev/null | grep '^NCCL:' || true)
     echo "$nccl_line"
-    targets=(train build/test/make_shards build/test/ckpt_diff build/test/test_kernels_gpu build/test/test_matmul_gpu
+    targets=(train plan build/test/make_shards build/test/ckpt_diff build/test/test_kernels_gpu build/test/test_matmul_gpu
              build/test/test_model_gpu $benches)
     grep -q 'NCCL: not found' <<<"$nccl_line" || targets+=(build/test/test_comm_nccl)
     t0=$(elapsed)

@@ -16,13 +16,14 @@
 enum {
     FLASH_WARPS = 4,
     FLASH_MMA_M = 16, FLASH_MMA_N = 8, FLASH_MMA_K = 16,
-    // rows a block owns, 16 per warp: queries (forward, dq) or keys (dk/dv)
+    // rows a block owns, 16 per warp: queries (forward) or keys (backward)
     FLASH_ROWS = FLASH_WARPS * FLASH_MMA_M,
     // keys per streamed tile in the forward; equal to FLASH_ROWS so that every
     // block's diagonal tile starts at its first query and no row is ever fully masked
     FLASH_FWD_KEYS = FLASH_ROWS,
-    // keys (dq) or queries (dk/dv) per streamed tile in the backward: smaller,
-    // because the backward keeps two accumulators and two score tiles per warp
+    // queries per streamed tile in the backward (whose blocks own FLASH_ROWS keys):
+    // smaller, because the backward keeps two accumulators (dK, dV) and two score
+    // tiles per warp; also the dQ tile that key blocks add into in turn
     FLASH_BWD_COLS = 32,
     // padding of a shared-memory row, in bf16: a row of HS + 8 spreads the 8 rows
     // one mma fragment reads over all 32 banks, and keeps rows 16-byte aligned
@@ -72,7 +73,8 @@ static inline float flash_bf16_round(float x) {
 // The kernel's algorithm on the CPU. Inputs must hold bf16 values (what the GPU
 // reads); outputs are rounded to bf16 as the kernel writes them. The forward
 // overwrites out and lse; the backward ADDS into dqkv (rounding the sum to bf16, as
-// the kernel does) and needs the forward's out and lse.
+// the kernel does), sums dQ in the deterministic kernel's order (key blocks
+// ascending) and needs the forward's out and lse.
 void flash_model_forward(float *out, float *lse, const float *qkv, int B, int T, int NH, int NKV, int HS);
 void flash_model_backward(float *dqkv, const float *dout, const float *qkv, const float *out, const float *lse, int B,
                           int T, int NH, int NKV, int HS);

@@ -11,7 +11,8 @@
 //     much and the caller passes it (it may be shared between launchers; its
 //     contents do not survive a call);
 //   - every backward is deterministic (fixed summation orders, no float atomics)
-//     except encoder_backward_cuda with deterministic = 0.
+//     except encoder_backward_cuda and flash_attention_backward_cuda with
+//     deterministic = 0.
 #ifndef SCPT_KERNELS_H
 #define SCPT_KERNELS_H
 
@@ -74,14 +75,17 @@ void attention_backward_cuda(floatX *dqkv, const floatX *dout, const floatX *qkv
 void attention_rowdot_cuda(float *D, const floatX *dout, const floatX *out, int B, int T, int NH, int HS,
                            cudaStream_t stream);
 // The same on tensor cores (kernels/flash_attention.cu: FlashAttention-2 style,
-// bf16 mma.sync, sm_80+): same arguments, lse and scratch as above, results within
-// bf16 rounding of them (doc/kernels.md). Pointers that are not 16-byte aligned go
-// to the fp32 kernels above.
+// bf16 mma.sync, sm_80+): same arguments and lse as above, results within bf16
+// rounding of them (doc/kernels.md). Pointers that are not 16-byte aligned go to
+// the fp32 kernels above. The backward's scratch (D and an fp32 dQ accumulator;
+// flash_attention_backward_scratch_bytes, which also covers the fp32 fallback) adds
+// dQ in a fixed order with deterministic = 1, by fp32 atomics with 0.
 void flash_attention_forward_cuda(floatX *out, float *lse, const floatX *qkv, int B, int T, int NH, int NKV, int HS,
                                   cudaStream_t stream);
+size_t flash_attention_backward_scratch_bytes(int B, int T, int NH, int HS);
 void flash_attention_backward_cuda(floatX *dqkv, const floatX *dout, const floatX *qkv, const floatX *out,
-                                   const float *lse, int B, int T, int NH, int NKV, int HS, void *scratch,
-                                   cudaStream_t stream);
+                                   const float *lse, int B, int T, int NH, int NKV, int HS, int deterministic,
+                                   void *scratch, cudaStream_t stream);
 // The same through cuBLAS strided-batched bf16 GEMMs around causal-softmax kernels
 // (kernels/attention_gemm.cu): any HS, but T x T scores in the scratch, whose size
 // attention_gemm_scratch_bytes gives (the forward needs it too).
@@ -113,10 +117,14 @@ void residual_backward_cuda(floatX *da, floatX *db, const floatX *dout, size_t n
 // with backward = 0 the logits are left unchanged (evaluation).
 void classifier_fused_cuda(float *losses, floatX *logits, const int *targets, float dloss, int N, int V, int Vp,
                            int backward, cudaStream_t stream);
+// *acc += the sum of losses[0, N) (masked rows hold 0), in double, the same bits every
+// run: the step's loss stays on the device until the host asks for it
+void loss_sum_cuda(double *acc, const float *losses, int N, cudaStream_t stream);
 
 // ---- adamw: on fp32 master weights, writing the bf16 params ----------------------
 // n elements; grads are multiplied by *grad_scale first when grad_scale != NULL
-// (gradient clipping without a host round trip). sr_seed != 0 rounds the new
+// (gradient clipping without a host round trip); a NaN *grad_scale (clip_scale_cuda's
+// guard) leaves everything unchanged. sr_seed != 0 rounds the new
 // params to bf16 stochastically (random bits from splitmix64 of seed and
 // index0 + i, so shards and reruns agree); 0 rounds to nearest.
 void adamw_update_cuda(floatX *params, float *master, const float *grads, float *m, float *v, size_t n, float lr,
@@ -139,8 +147,12 @@ size_t global_norm_scratch_bytes(void);
 void global_norm_squared_cuda(double *out, const float *x, size_t n, void *scratch, cudaStream_t stream);
 // from the total sum of squares (summed over shards by the caller when sharded):
 // *norm = sqrt(sumsq); *scale = max_norm / (norm + 1e-6) when max_norm > 0 and the
-// norm exceeds it, else 1 -- clip_gradients' rule, for adamw's grad_scale
-void clip_scale_cuda(float *scale, float *norm, const double *sumsq, float max_norm, cudaStream_t stream);
+// norm exceeds it, else 1 -- clip_gradients' rule, for adamw's grad_scale.
+// failed != NULL guards a step the host has not looked at yet: a non-finite norm or
+// *loss (loss may be NULL) sets *failed, and while *failed is set *scale is NaN,
+// which makes adamw skip its update, so the weights stay those before the bad step.
+void clip_scale_cuda(float *scale, float *norm, const double *sumsq, float max_norm, const double *loss, int *failed,
+                     cudaStream_t stream);
 
 #ifdef __cplusplus
 }

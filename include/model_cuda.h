@@ -31,7 +31,7 @@
 typedef enum { GPU_ATTENTION_FLASH, GPU_ATTENTION_FP32, GPU_ATTENTION_CUBLAS } GpuAttention;
 
 typedef struct {
-    int deterministic;   // 1: bitwise reproducible (sorted embedding backward); 0: atomics there
+    int deterministic;   // 1: bitwise reproducible (sorted embedding backward, ordered flash dQ); 0: atomics there
     int recompute;       // 1: keep one layer's norm outputs and MLP activation, recompute them in backward
     int fuse_gelu;       // 1: GPT-2's GELU in the cuBLASLt epilogue (forward and backward)
     Comm *comm;          // data parallel over these ranks (world > 1: nccl); NULL: one rank
@@ -62,11 +62,24 @@ size_t gpu_model_bytes(const GpuModel *g);
 // one line per rank with the parameter range its optimizer state covers
 void gpu_model_print_memory(const GpuModel *g);
 
-// Forward over host inputs/targets (B x T, B and T at most the reserved ones).
-// loss_scale > 0 prepares backward of loss_scale * mean loss (the fused classifier
-// writes the logits' gradient in the forward, as llm.c does); 0 evaluates only.
-// Returns the mean loss over positions with a target >= 0 (0 without targets).
-float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale);
+// The step runs without host synchronisation (doc/kernels.md, "The step's streams"):
+// forward, backward and update are enqueued on the model's stream and return at once;
+// the inputs go through two pinned staging slots and a copy stream (the next
+// micro-batch uploads while this one computes); the loss, the gradient norm and the
+// clipping factor stay on the device, and each update's statistics come back later
+// through gpu_model_step_stats. A forward may wait on the host only for the staging
+// slot the forward two calls back used.
+
+// Forward over host inputs/targets (B x T, B and T at most the reserved ones; the
+// arrays may be reused when it returns). loss_scale > 0 prepares backward of
+// loss_scale * mean loss (the fused classifier writes the logits' gradient in the
+// forward, as llm.c does); 0 evaluates only. With targets, the sum of the losses at
+// positions with a target >= 0 is added into the device's loss accumulator.
+void gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale);
+// Waits for the device, returns the loss accumulator and clears it: the sum over the
+// forwards since it was last cleared (here, by gpu_model_zero_grad, or by an update,
+// which takes the sum into its statistics). For evaluation.
+double gpu_model_loss_sum(GpuModel *g);
 // Adds into the fp32 gradients. last_micro: 1 for the last backward before
 // gpu_model_update: with a device backend it issues each gradient bucket's reduction
 // (include/buckets.h) on the comm's stream as soon as the bucket is complete,
@@ -75,15 +88,28 @@ float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int 
 // reductions in the same order, at most once per step. With 0 on every backward,
 // gpu_model_update issues them all itself.
 void gpu_model_backward(GpuModel *g, int last_micro);
+// clears the gradients and the loss accumulator (not after a diverged step: see below)
 void gpu_model_zero_grad(GpuModel *g);
 // Averages the gradients over the ranks (several ranks), clips them to max_norm (0:
 // off) by the global norm, and takes one AdamW step (t 1-based) over this rank's
-// range; ZeRO-1 then broadcasts each bucket's parameters from their owners. Returns
-// the norm before clipping, as clip_gradients does. With several ranks it is a
-// collective: every rank calls it. No host synchronisation with the comm's stream:
-// the model's stream waits for the reductions and the norm's sum through events,
-// and the next forward's layers each wait for their bucket's broadcast.
-float gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm);
+// range; ZeRO-1 then all-gathers the parameters. A step whose loss sum or gradient
+// norm is not finite is not taken, and neither is any later one (a sticky flag on
+// the device): the weights stay those before it, and its gradients stay in place
+// (gpu_model_zero_grad leaves them) for the host to inspect once it reads the stats.
+// With several ranks it is a collective: every rank calls it. One rank: enqueued,
+// no host sync; several: the collectives wait for the model's stream first.
+void gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm);
+// what one update computed, as the device left it after the step
+typedef struct {
+    double loss_sum;   // this rank's losses at kept targets, summed over the step's forwards
+    float norm;        // the global gradient norm before clipping
+    int diverged;      // 1: the loss sum or the norm of this step or an earlier one was not finite: not taken
+} GpuStepStats;
+// Waits for the oldest update whose statistics have not been read yet and returns 1
+// with them; 0 when every update has been read. At most GPU_STATS_PENDING updates
+// may wait unread (gpu_model_update dies on another).
+enum { GPU_STATS_PENDING = 4 };
+int gpu_model_step_stats(GpuModel *g, GpuStepStats *out);
 // Gradients, then all master weights into m, and the moments of opt's range (any
 // range) into opt when opt is not NULL. Under ZeRO-1 it is a collective (every rank
 // calls it, all with or all without opt): the shards are all-gathered on the device

@@ -16,7 +16,7 @@ __global__ void adamw_kernel(floatX *params, float *master, const float *grads, 
                              float lr, float beta1, float beta2, float eps, float weight_decay, float correction1,
                              float correction2, const float *grad_scale, uint64_t sr_seed, size_t index0, int t) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
+    if (i >= n || (grad_scale && isnan(*grad_scale))) return;
     float g = grad_scale ? grads[i] * *grad_scale : grads[i];
     float mi = beta1 * m[i] + (1 - beta1) * g;
     float vi = beta2 * v[i] + (1 - beta2) * g * g;

@@ -72,3 +72,25 @@ void classifier_fused_cuda(float *losses, floatX *logits, const int *targets, fl
     classifier_fused_kernel<<<N, CLS_THREADS, 0, stream>>>(losses, logits, targets, dloss, V, Vp, backward != 0, vec);
     CUDA_CHECK_LAUNCH();
 }
+
+// One block: a fixed partition and tree, so the sum is the same bits every run; in
+// double, as the CPU loop that takes the mean sums.
+enum { LOSS_SUM_THREADS = 1024 };
+
+__global__ void loss_sum_kernel(double *acc, const float *losses, int N) {
+    __shared__ double part[LOSS_SUM_THREADS];
+    double s = 0;
+    for (int i = threadIdx.x; i < N; i += LOSS_SUM_THREADS) s += losses[i];
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (int stride = LOSS_SUM_THREADS / 2; stride > 0; stride /= 2) {
+        if (threadIdx.x < stride) part[threadIdx.x] += part[threadIdx.x + stride];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) *acc += part[0];
+}
+
+void loss_sum_cuda(double *acc, const float *losses, int N, cudaStream_t stream) {
+    loss_sum_kernel<<<1, LOSS_SUM_THREADS, 0, stream>>>(acc, losses, N);
+    CUDA_CHECK_LAUNCH();
+}

@@ -2,7 +2,7 @@
 // of the numerics: src/model/flash_attention.c, which runs this algorithm, and
 // src/model/attention.c, the reference). bf16 mma.sync.m16n8k16 with fp32
 // accumulators (sm_80+); tiles and the per-lane fragment layout in
-// include/flash_attention.h; doc/kernels.md "Tensor-core attention".
+// include/flash_attention.h; doc/kernels.md "Tensor cores".
 //
 // Forward, block = FLASH_ROWS (64) queries of one (batch, head), 4 warps of 16 rows:
 // the warp's Q rows stay in registers as A fragments; K/V tiles of 64 keys stream
@@ -10,14 +10,14 @@
 // online softmax in the log2 domain (running max and lane-partial sums per row),
 // O = O * exp2(m_old - m_new) + bf16(P) V with P reused from the S accumulators as
 // A fragments. Saves lse = ln(sum exp(scaled scores)) per row, as attention.cu does.
-// Backward (D = rowsum(dO * O) first, from attention.cu): dQ per query block, key
-// tiles of 32; dK/dV per key block of one kv head, query tiles of 32 over the
-// group's heads. Each owns its outputs, so nothing uses atomics and results are
-// deterministic; the price is recomputing S and dP in both (7 HS FMAs per
-// query-key pair instead of FA2's 5 with atomic dQ).
+// Backward (D = rowsum(dO * O) first, from attention.cu): one kernel in the FA2
+// split, block = FLASH_ROWS keys of one (batch, kv head), query tiles of 32 over the
+// group's heads: S, dP, dV, dK and dQ, 5 HS FMAs per query-key pair. dK and dV stay
+// in registers; dQ is added into an fp32 accumulator in the scratch, in a fixed
+// order (semaphores) or by atomics, and a small kernel rounds it into dqkv.
 //
 // Causal blocks differ in work; the grid's first blocks are the heaviest (the last
-// query blocks in the forward and dQ, the first key blocks for dK/dV), so the
+// query blocks in the forward, the first key blocks in the backward), so the
 // cheap ones fill the tail.
 #include "common.cuh"
 #include "flash_attention.h"
@@ -105,7 +105,7 @@ __device__ inline float quad_sum(float v) {
     return v + __shfl_xor_sync(0xffffffffu, v, 2);
 }
 
-// The double-buffered K/V stream of the forward and dQ kernels (stage = 2 tiles of
+// The double-buffered K/V stream of the forward (stage = 2 tiles of
 // `rows` rows: K then V): prefetches tile kt + 1 into the other stage, waits for tile
 // kt (committed one iteration earlier, or before the loop) and returns its K rows.
 template <int HS>
@@ -125,7 +125,7 @@ __device__ inline const floatX *kv_tile(floatX *kv_s, const floatX *k_src, const
 
 // The backward's two score products for the warp's 16 rows: s += A1 B1^T and
 // dp += A2 B2^T over HS, a1/a2 the warp's rows and b1/b2 the tile's NT * 8 rows,
-// all row-major in shared memory (dQ: Q K^T and dO V^T; dK/dV: K Q^T and V dO^T)
+// all row-major in shared memory (the backward's K Q^T and V dO^T)
 template <int HS, int NT>
 __device__ inline void score_pair(float (*s)[4], float (*dp)[4], const floatX *a1, const floatX *a2, const floatX *b1,
                                   const floatX *b2, int lane) {
@@ -164,18 +164,19 @@ __device__ inline void accumulate_product(float (*acc)[4], const float (*c)[4], 
     }
 }
 
-// dst[0..HS) += scale * (accumulator row r of this lane): the gradients' epilogue
+// dst[0..HS) += scale * (accumulator row r of this lane), one fused multiply-add
+// (as the CPU model does): the epilogue of dK and dV
 template <int HS>
 __device__ inline void add_row(floatX *dst, const float (*acc)[4], int r, float scale, int lane) {
     #pragma unroll
     for (int dt = 0; dt < HS / FLASH_MMA_N; dt++) {
         __nv_bfloat162 *p = reinterpret_cast<__nv_bfloat162 *>(dst + dt * FLASH_MMA_N + frag_c_col(lane, 2 * r));
         float2 old = __bfloat1622float2(*p);
-        *p = __floats2bfloat162_rn(old.x + acc[dt][2 * r] * scale, old.y + acc[dt][2 * r + 1] * scale);
+        *p = __floats2bfloat162_rn(__fmaf_rn(acc[dt][2 * r], scale, old.x), __fmaf_rn(acc[dt][2 * r + 1], scale, old.y));
     }
 }
 
-// Where a block of the forward or dQ kernel works: FLASH_ROWS queries of one (b, h),
+// Where a block of the forward works: FLASH_ROWS queries of one (b, h),
 // grid x = (b, h), y = query blocks with the heaviest (last) first
 template <int HS> struct QueryBlock {
     int h, b, q0, row0, warp, lane;   // row0: the warp's first query
@@ -284,82 +285,105 @@ flash_forward_kernel(floatX *out, float *lse, const floatX *qkv, int T, int NH, 
     }
 }
 
-// ---- backward, dQ: block = FLASH_ROWS queries of one (batch, head) ---------------
-// P = exp2(S scale log2e - lse log2e), dP = dO V^T, dS = P (dP - D), dQ += bf16(dS) K
-template <int HS>
-__global__ void __launch_bounds__(FLASH_WARPS *WARP_SIZE)
-flash_backward_dq_kernel(floatX *dqkv, const floatX *dout, const floatX *qkv, const float *lse, const float *D, int T,
-                         int NH, int NKV) {
-    constexpr int LD = HS + FLASH_SMEM_PAD, KT = FLASH_BWD_COLS, NT = KT / FLASH_MMA_N, DT = HS / FLASH_MMA_N;
-    extern __shared__ uint4 smem_raw[];
-    floatX *q_s = reinterpret_cast<floatX *>(smem_raw);   // [FLASH_ROWS][LD]
-    floatX *do_s = q_s + FLASH_ROWS * LD;                  // [FLASH_ROWS][LD]
-    floatX *kv_s = do_s + FLASH_ROWS * LD;                 // 2 stages of K [KT][LD], V [KT][LD]
-    const QueryBlock<HS> blk(qkv, T, NH, NKV);
-    int h = blk.h, b = blk.b, warp = blk.warp, lane = blk.lane, row0 = blk.row0, tiles = blk.tiles(T, KT);
-    float scale_log2 = FLASH_LOG2E * rsqrtf((float)HS);
-    blk.load_first(q_s, kv_s, KT, T);
-    cp_async_rows<HS>(do_s, dout + (size_t)b * T * NH * HS + (size_t)h * HS, (size_t)NH * HS, blk.q0, FLASH_ROWS, T);
-    cp_async_commit();
+// ---- backward: block = FLASH_ROWS keys of one (batch, kv head) -------------------
+// Keys are the fragment rows: S^T = K Q^T, dP^T = V dO^T, P^T = exp2(S^T scale log2e
+// - lse log2e), dS^T = P^T (dP^T - D); dV += bf16(P^T) dO and dK += bf16(dS^T) Q in
+// registers, over the group's query heads in order and each head's query tiles from
+// the block's diagonal on. dS goes through shared memory, transposed, for the fifth
+// product, dQ += bf16(dS) K, whose partial over the block's keys is added into the fp32
+// accumulator dq_acc[B,NH,Tq,HS] (Tq = T rounded up to the query tile):
+// - deterministic (dq_sem != NULL): the key blocks that see a query tile add in
+//   ascending order, each waiting until the tile's semaphore equals its index and
+//   then raising it (doc/kernels.md "Determinism of dQ": it relies on blocks being
+//   dispatched in increasing index, which CUDA does in practice but does not promise);
+// - otherwise fp32 atomics in whatever order the blocks arrive.
+// flash_dq_round_kernel then adds scale dq_acc into dqkv.
+__device__ inline int load_acquire(const int *p) {
+    int v;
+    asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
+    return v;
+}
+__device__ inline void store_release(int *p, int v) {
+    asm volatile("st.release.gpu.global.b32 [%0], %1;\n" ::"l"(p), "r"(v) : "memory");
+}
 
-    float lse2[2], Di[2], dq[DT][4] = {};
+// dQ of the tile's FLASH_BWD_COLS queries over the block's FLASH_ROWS keys: warp w
+// takes queries 16 (w % 2) + 0..15 and head dims HS/2 (w / 2) + 0..HS/2-1; dS is
+// [query][key] in shared memory (rows of FLASH_ROWS + pad), K [key][dim]
+template <int HS>
+__device__ inline void dq_partial(float (*dq)[4], const floatX *ds_s, const floatX *k_s, int warp, int lane) {
+    static_assert(FLASH_BWD_COLS == 2 * FLASH_MMA_M && FLASH_WARPS == 4, "4 warps = 2 query halves x 2 dim halves");
+    constexpr int LD = HS + FLASH_SMEM_PAD, LDS = FLASH_ROWS + FLASH_SMEM_PAD;
+    const floatX *a = ds_s + warp % 2 * FLASH_MMA_M * LDS, *b = k_s + warp / 2 * (HS / 2);
     #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        int i = row0 + frag_c_row(lane, 2 * r);
-        size_t at = ((size_t)b * NH + h) * T + i;
-        lse2[r] = i < T ? lse[at] * FLASH_LOG2E : 0.0f;
-        Di[r] = i < T ? D[at] : 0.0f;
-    }
-    for (int kt = 0; kt < tiles; kt++) {
-        const floatX *k_s = kv_tile<HS>(kv_s, blk.k_src, blk.v_src, blk.row, kt, tiles, KT, T), *v_s = k_s + KT * LD;
-        float s[NT][4] = {}, dp[NT][4] = {};
-        score_pair<HS, NT>(s, dp, q_s + warp * FLASH_MMA_M * LD, do_s + warp * FLASH_MMA_M * LD, k_s, v_s, lane);
+    for (int kk = 0; kk < FLASH_ROWS / FLASH_MMA_K; kk++) {
+        uint32_t fa[4];
+        load_a(fa, a + kk * FLASH_MMA_K, LDS, lane);
         #pragma unroll
-        for (int n = 0; n < NT; n++) {
-            #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                int i = row0 + frag_c_row(lane, e), j = kt * KT + n * FLASH_MMA_N + frag_c_col(lane, e);
-                float p = j <= i && i < T ? exp2f(s[n][e] * scale_log2 - lse2[e / 2]) : 0.0f;
-                s[n][e] = p * (dp[n][e] - Di[e / 2]);   // dS
-            }
+        for (int dt = 0; dt < HS / 2 / FLASH_MMA_N; dt++) {
+            uint32_t fb[2];
+            load_b_kn(fb, b + kk * FLASH_MMA_K * LD + dt * FLASH_MMA_N, LD, lane);
+            mma_bf16(dq[dt], fa, fb);
         }
-        accumulate_product<HS, KT>(dq, s, k_s, lane);   // dQ += bf16(dS) K
-        __syncthreads();
-    }
-    float scale = rsqrtf((float)HS);
-    #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        int i = row0 + frag_c_row(lane, 2 * r);
-        if (i < T) add_row<HS>(dqkv + ((size_t)b * T + i) * blk.row + (size_t)h * HS, dq, r, scale, lane);
     }
 }
 
-// ---- backward, dK and dV: block = FLASH_ROWS keys of one (batch, kv head) --------
-// Transposed products, keys as the fragment rows: S^T = K Q^T, dP^T = V dO^T,
-// dV += bf16(P^T) dO, dK += bf16(dS^T) Q, over the group's query heads in order and
-// each head's query tiles from the block's diagonal on.
+// adds the block's dQ partial into the tile's rows of dq_acc (`acc` = the warp's
+// first element): in semaphore order, or atomically when sem is NULL
+template <int HS>
+__device__ inline void dq_add(float *acc, int *sem, int kb, const float (*dq)[4], int lane) {
+    if (sem == NULL) {
+        #pragma unroll
+        for (int dt = 0; dt < HS / 2 / FLASH_MMA_N; dt++) {
+            #pragma unroll
+            for (int e = 0; e < 4; e++)
+                atomicAdd(acc + frag_c_row(lane, e) * HS + dt * FLASH_MMA_N + frag_c_col(lane, e), dq[dt][e]);
+        }
+        return;
+    }
+    if (threadIdx.x == 0)
+        while (load_acquire(sem) != kb) __nanosleep(64);
+    __syncthreads();
+    #pragma unroll
+    for (int dt = 0; dt < HS / 2 / FLASH_MMA_N; dt++) {
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            // L2 loads and stores: the previous key block may have run on another SM
+            float2 *p = reinterpret_cast<float2 *>(acc + frag_c_row(lane, 2 * r) * HS + dt * FLASH_MMA_N +
+                                                   frag_c_col(lane, 2 * r));
+            float2 v = kb == 0 ? make_float2(0.0f, 0.0f) : __ldcg(p);   // the first adds into zeros
+            __stcg(p, make_float2(v.x + dq[dt][2 * r], v.y + dq[dt][2 * r + 1]));
+        }
+    }
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) store_release(sem, kb + 1);
+}
+
 template <int HS>
 __global__ void __launch_bounds__(FLASH_WARPS *WARP_SIZE)
-flash_backward_dkv_kernel(floatX *dqkv, const floatX *dout, const floatX *qkv, const float *lse, const float *D,
-                          int T, int NH, int NKV) {
+flash_backward_kernel(floatX *dqkv, float *dq_acc, int *dq_sem, const floatX *dout, const floatX *qkv,
+                      const float *lse, const float *D, int T, int NH, int NKV) {
     constexpr int LD = HS + FLASH_SMEM_PAD, QT = FLASH_BWD_COLS, NT = QT / FLASH_MMA_N, DT = HS / FLASH_MMA_N;
+    constexpr int LDS = FLASH_ROWS + FLASH_SMEM_PAD;
     extern __shared__ uint4 smem_raw[];
     floatX *k_s = reinterpret_cast<floatX *>(smem_raw);   // [FLASH_ROWS][LD]
     floatX *v_s = k_s + FLASH_ROWS * LD;                   // [FLASH_ROWS][LD]
     floatX *qd_s = v_s + FLASH_ROWS * LD;                  // 2 stages of Q [QT][LD], dO [QT][LD]
-    int g = blockIdx.x % NKV, b = blockIdx.x / NKV, group = NH / NKV;
+    floatX *ds_s = qd_s + 4 * QT * LD;                     // dS [QT][LDS]
+    int g = blockIdx.x % NKV, b = blockIdx.x / NKV, group = NH / NKV, kb = blockIdx.y;
     int warp = threadIdx.x / WARP_SIZE, lane = threadIdx.x % WARP_SIZE;
     size_t row = (size_t)(NH + 2 * NKV) * HS;
     const floatX *base = qkv + (size_t)b * T * row, *dout_b = dout + (size_t)b * T * NH * HS;
-    int j0 = blockIdx.y * FLASH_ROWS, row0 = j0 + warp * FLASH_MMA_M;   // the warp's first key
-    int first = j0 / QT * QT, per_head = (T - first + QT - 1) / QT, tiles = group * per_head;
+    int j0 = kb * FLASH_ROWS, row0 = j0 + warp * FLASH_MMA_M;   // the warp's first key
+    int qtiles = ceil_div(T, QT), per_head = qtiles - j0 / QT, tiles = group * per_head;
     float scale_log2 = FLASH_LOG2E * rsqrtf((float)HS);
 
     cp_async_rows<HS>(k_s, base + (size_t)(NH + g) * HS, row, j0, FLASH_ROWS, T);
     cp_async_rows<HS>(v_s, base + (size_t)(NH + NKV + g) * HS, row, j0, FLASH_ROWS, T);
-    // tile t: query head g * group + t / per_head, queries from first + t % per_head * QT
+    // tile t: query head g * group + t / per_head, queries from j0 + t % per_head * QT
     auto prefetch = [&](int t) {
-        int h = g * group + t / per_head, i0 = first + t % per_head * QT;
+        int h = g * group + t / per_head, i0 = j0 + t % per_head * QT;
         floatX *dst = qd_s + t % 2 * 2 * QT * LD;
         cp_async_rows<HS>(dst, base + (size_t)h * HS, row, i0, QT, T);
         cp_async_rows<HS>(dst + QT * LD, dout_b + (size_t)h * HS, (size_t)NH * HS, i0, QT, T);
@@ -370,11 +394,11 @@ flash_backward_dkv_kernel(floatX *dqkv, const floatX *dout, const floatX *qkv, c
     float dk[DT][4] = {}, dv[DT][4] = {};
     for (int t = 0; t < tiles; t++) {
         const floatX *q_t = qd_s + t % 2 * 2 * QT * LD, *do_t = q_t + QT * LD;
-        if (t + 1 < tiles) prefetch(t + 1);
+        if (t + 1 < tiles) prefetch(t + 1);   // into the stage read before the last barrier
         cp_async_commit();
         cp_async_wait_all_but_newest();
         __syncthreads();
-        int h = g * group + t / per_head, i0 = first + t % per_head * QT;
+        int h = g * group + t / per_head, i0 = j0 + t % per_head * QT;
         const float *lse_bh = lse + ((size_t)b * NH + h) * T, *D_bh = D + ((size_t)b * NH + h) * T;
         float st[NT][4] = {}, dpt[NT][4] = {};
         score_pair<HS, NT>(st, dpt, k_s + warp * FLASH_MMA_M * LD, v_s + warp * FLASH_MMA_M * LD, q_t, do_t, lane);
@@ -382,16 +406,23 @@ flash_backward_dkv_kernel(floatX *dqkv, const floatX *dout, const floatX *qkv, c
         for (int n = 0; n < NT; n++) {
             #pragma unroll
             for (int e = 0; e < 4; e++) {
-                int j = row0 + frag_c_row(lane, e), i = i0 + n * FLASH_MMA_N + frag_c_col(lane, e);
+                int jj = warp * FLASH_MMA_M + frag_c_row(lane, e), ii = n * FLASH_MMA_N + frag_c_col(lane, e);
+                int j = j0 + jj, i = i0 + ii;
                 bool live = i >= j && i < T;
                 float p = live ? exp2f(st[n][e] * scale_log2 - lse_bh[i] * FLASH_LOG2E) : 0.0f;
                 dpt[n][e] = live ? p * (dpt[n][e] - D_bh[i]) : 0.0f;   // dS^T
                 st[n][e] = p;                                           // P^T
+                ds_s[ii * LDS + jj] = __float2bfloat16(dpt[n][e]);
             }
         }
         accumulate_product<HS, QT>(dv, st, do_t, lane);    // dV += bf16(P^T) dO
         accumulate_product<HS, QT>(dk, dpt, q_t, lane);    // dK += bf16(dS^T) Q
-        __syncthreads();
+        __syncthreads();   // dS complete; Q, dO of this stage read
+        float dq[DT / 2][4] = {};
+        dq_partial<HS>(dq, ds_s, k_s, warp, lane);
+        int qrow = i0 + warp % 2 * FLASH_MMA_M;
+        float *acc = dq_acc + (((size_t)b * NH + h) * qtiles * QT + qrow) * HS + warp / 2 * (HS / 2);
+        dq_add<HS>(acc, dq_sem ? dq_sem + ((size_t)b * NH + h) * qtiles + i0 / QT : NULL, kb, dq, lane);
     }
     float scale = rsqrtf((float)HS);
     #pragma unroll
@@ -404,9 +435,22 @@ flash_backward_dkv_kernel(floatX *dqkv, const floatX *dout, const floatX *qkv, c
     }
 }
 
+// dqkv's query part += scale dq_acc, rounded to bf16: one thread per pair of dims
+__global__ void flash_dq_round_kernel(floatX *dqkv, const float *dq_acc, int B, int T, int NH, int NKV, int HS) {
+    size_t idx = (size_t)blockIdx.x * blockDim.x + threadIdx.x, pairs = (size_t)B * T * NH * HS / 2;
+    if (idx >= pairs) return;
+    int d = idx % (HS / 2) * 2, h = idx / (HS / 2) % NH;
+    size_t bt = idx / (HS / 2) / NH, b = bt / T, i = bt % T, Tq = (size_t)ceil_div(T, FLASH_BWD_COLS) * FLASH_BWD_COLS;
+    float2 a = *reinterpret_cast<const float2 *>(dq_acc + ((b * NH + h) * Tq + i) * HS + d);
+    __nv_bfloat162 *p = reinterpret_cast<__nv_bfloat162 *>(dqkv + bt * (NH + 2 * NKV) * HS + (size_t)h * HS + d);
+    float2 old = __bfloat1622float2(*p);
+    float scale = rsqrtf((float)HS);
+    *p = __floats2bfloat162_rn(__fmaf_rn(a.x, scale, old.x), __fmaf_rn(a.y, scale, old.y));
+}
+
 // ---- launchers ------------------------------------------------------------------
-// shared memory: forward Q + 2 stages of K, V tiles of 64; backward two 64-row
-// blocks + 2 stages of two 32-row tiles (HS 128: 87 KB forward, 70 KB backward)
+// shared memory: forward Q + 2 stages of K, V tiles of 64 (HS 128: 87 KB); backward
+// K, V 64 rows + 2 stages of Q, dO 32 rows + dS 32 x 72 (HS 128: 74 KB)
 template <int HS> static size_t smem_rows(int rows) { return (size_t)rows * (HS + FLASH_SMEM_PAD) * sizeof(floatX); }
 
 // the shapes and pointers the tensor-core kernels take: cp.async moves 16 bytes, so
@@ -435,32 +479,59 @@ void flash_attention_forward_cuda(floatX *out, float *lse, const floatX *qkv, in
     else forward_launch<128>(out, lse, qkv, B, T, NH, NKV, stream);
 }
 
+// The backward's scratch, in order: D[B,NH,T] (first, as attention_backward_cuda,
+// the fallback, expects), dq_acc[B,NH,Tq,HS] fp32, one semaphore per (b, h, query tile)
+typedef struct {
+    float *D, *dq_acc;
+    int *dq_sem;
+    size_t acc_bytes, sem_bytes, total;
+} BackwardScratch;
+
+static size_t align256(size_t n) { return (n + 255) / 256 * 256; }
+
+static BackwardScratch backward_scratch(void *base, int B, int T, int NH, int HS) {
+    size_t tiles = (size_t)B * NH * ceil_div(T, FLASH_BWD_COLS), d_bytes = align256((size_t)B * NH * T * sizeof(float));
+    BackwardScratch s;
+    s.acc_bytes = align256(tiles * FLASH_BWD_COLS * HS * sizeof(float)), s.sem_bytes = tiles * sizeof(int);
+    s.total = d_bytes + s.acc_bytes + s.sem_bytes;
+    s.D = (float *)base;
+    s.dq_acc = (float *)((char *)base + d_bytes);
+    s.dq_sem = (int *)((char *)base + d_bytes + s.acc_bytes);
+    return s;
+}
+
+size_t flash_attention_backward_scratch_bytes(int B, int T, int NH, int HS) {
+    return backward_scratch(NULL, B, T, NH, HS).total;
+}
+
 template <int HS>
-static void backward_launch(floatX *dqkv, const floatX *dout, const floatX *qkv, const float *lse, const float *D,
-                            int B, int T, int NH, int NKV, cudaStream_t stream) {
-    size_t smem = smem_rows<HS>(2 * FLASH_ROWS + 4 * FLASH_BWD_COLS);
-    CUDA_CHECK(cudaFuncSetAttribute(flash_backward_dq_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    (int)smem));
-    CUDA_CHECK(cudaFuncSetAttribute(flash_backward_dkv_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                    (int)smem));
-    dim3 blocks_q(B * NH, ceil_div(T, FLASH_ROWS)), blocks_kv(B * NKV, ceil_div(T, FLASH_ROWS));
-    flash_backward_dq_kernel<HS><<<blocks_q, FLASH_WARPS * WARP_SIZE, smem, stream>>>(dqkv, dout, qkv, lse, D, T, NH,
-                                                                                     NKV);
+static void backward_launch(floatX *dqkv, const floatX *dout, const floatX *qkv, const float *lse,
+                            const BackwardScratch *s, int deterministic, int B, int T, int NH, int NKV,
+                            cudaStream_t stream) {
+    size_t smem = smem_rows<HS>(2 * FLASH_ROWS + 4 * FLASH_BWD_COLS) +
+                  (size_t)FLASH_BWD_COLS * (FLASH_ROWS + FLASH_SMEM_PAD) * sizeof(floatX);
+    CUDA_CHECK(cudaFuncSetAttribute(flash_backward_kernel<HS>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    // semaphores start at 0; atomics add into zeros (in order, key block 0 writes first)
+    if (deterministic) CUDA_CHECK(cudaMemsetAsync(s->dq_sem, 0, s->sem_bytes, stream));
+    else CUDA_CHECK(cudaMemsetAsync(s->dq_acc, 0, s->acc_bytes, stream));
+    // blockIdx.y = key block: key block 0, which sees every query tile, is launched first
+    flash_backward_kernel<HS><<<dim3(B * NKV, ceil_div(T, FLASH_ROWS)), FLASH_WARPS * WARP_SIZE, smem, stream>>>(
+        dqkv, s->dq_acc, deterministic ? s->dq_sem : NULL, dout, qkv, lse, s->D, T, NH, NKV);
     CUDA_CHECK_LAUNCH();
-    flash_backward_dkv_kernel<HS><<<blocks_kv, FLASH_WARPS * WARP_SIZE, smem, stream>>>(dqkv, dout, qkv, lse, D, T,
-                                                                                       NH, NKV);
+    size_t pairs = (size_t)B * T * NH * HS / 2;
+    flash_dq_round_kernel<<<ceil_div(pairs, 256), 256, 0, stream>>>(dqkv, s->dq_acc, B, T, NH, NKV, HS);
     CUDA_CHECK_LAUNCH();
 }
 
 void flash_attention_backward_cuda(floatX *dqkv, const floatX *dout, const floatX *qkv, const floatX *out,
-                                   const float *lse, int B, int T, int NH, int NKV, int HS, void *scratch,
-                                   cudaStream_t stream) {
+                                   const float *lse, int B, int T, int NH, int NKV, int HS, int deterministic,
+                                   void *scratch, cudaStream_t stream) {
     if (!flash_takes(NH, NKV, HS, qkv, dout, dqkv)) {
         attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, scratch, stream);
         return;
     }
-    float *D = (float *)scratch;
-    attention_rowdot_cuda(D, dout, out, B, T, NH, HS, stream);
-    if (HS == 64) backward_launch<64>(dqkv, dout, qkv, lse, D, B, T, NH, NKV, stream);
-    else backward_launch<128>(dqkv, dout, qkv, lse, D, B, T, NH, NKV, stream);
+    BackwardScratch s = backward_scratch(scratch, B, T, NH, HS);
+    attention_rowdot_cuda(s.D, dout, out, B, T, NH, HS, stream);
+    if (HS == 64) backward_launch<64>(dqkv, dout, qkv, lse, &s, deterministic, B, T, NH, NKV, stream);
+    else backward_launch<128>(dqkv, dout, qkv, lse, &s, deterministic, B, T, NH, NKV, stream);
 }

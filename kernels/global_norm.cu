@@ -36,13 +36,17 @@ void global_norm_squared_cuda(double *out, const float *x, size_t n, void *scrat
     CUDA_CHECK_LAUNCH();
 }
 
-__global__ void clip_scale_kernel(float *scale, float *norm, const double *sumsq, float max_norm) {
+__global__ void clip_scale_kernel(float *scale, float *norm, const double *sumsq, float max_norm, const double *loss,
+                                  int *failed) {
     float nrm = (float)sqrt(*sumsq);
     *norm = nrm;
-    *scale = max_norm > 0 && nrm > max_norm ? max_norm / (nrm + 1e-6f) : 1.0f;
+    if (failed && (!isfinite(nrm) || (loss && !isfinite(*loss)))) *failed = 1;
+    if (failed && *failed) *scale = NAN;
+    else *scale = max_norm > 0 && nrm > max_norm ? max_norm / (nrm + 1e-6f) : 1.0f;
 }
 
-void clip_scale_cuda(float *scale, float *norm, const double *sumsq, float max_norm, cudaStream_t stream) {
-    clip_scale_kernel<<<1, 1, 0, stream>>>(scale, norm, sumsq, max_norm);
+void clip_scale_cuda(float *scale, float *norm, const double *sumsq, float max_norm, const double *loss, int *failed,
+                     cudaStream_t stream) {
+    clip_scale_kernel<<<1, 1, 0, stream>>>(scale, norm, sumsq, max_norm, loss, failed);
     CUDA_CHECK_LAUNCH();
 }

@@ -1,16 +1,20 @@
 // plan: memory per GPU, communication and step time of data-parallel training
 // under ZeRO-0..3 for a model preset on one or more 8-GPU nodes. `plan --doc`
-// writes doc/scaling.md (make scaling-doc).
+// writes doc/scaling.md (make scaling-doc). `plan --roofline` prints the expected
+// time of each kernel of one GPU's training step (include/roofline.h).
 #include <stdio.h>
 #include <string.h>
 #include "args.h"
 #include "plan.h"
+#include "roofline.h"
 #include "util.h"
 
 typedef struct {
-    const char *model;
+    const char *model, *gpu, *attention;
     int gpus_per_node, nodes, global_batch, seq, doc;
+    int roofline, batch, grad_accum, recompute, deterministic, layers;
     float mem_gib, peak_tflops, mfu, nvlink_gbs, ib_gbit, ib_eff, run_tokens;
+    float fp32_tflops, hbm_tbs, compute_fraction, flash_fraction, bandwidth_fraction, launch_us;
 } PlanArgs;
 
 static const double GiB = 1 << 30;
@@ -159,10 +163,60 @@ static void write_doc(const ModelConfig *c, const PlanArgs *a, int argc, char **
            (z3.total - z3.activations) / GiB);
 }
 
+// the card of --gpu with the flags that override it (0: the card's own value)
+static RooflineCard card_for(const PlanArgs *a) {
+    const RooflineGpu *gpu = roofline_gpu(a->gpu);
+    if (!gpu) usage_error("--gpu: %s", scpt_error());
+    RooflineCard k = roofline_card(gpu);
+    if (a->peak_tflops > 0) k.bf16_tflops = a->peak_tflops;
+    if (a->fp32_tflops > 0) k.fp32_tflops = a->fp32_tflops;
+    if (a->hbm_tbs > 0) k.hbm_tbs = a->hbm_tbs;
+    if (a->flash_fraction > 0) k.flash_fraction = a->flash_fraction;
+    k.compute_fraction = a->compute_fraction, k.bandwidth_fraction = a->bandwidth_fraction;
+    k.launch_us = a->launch_us;
+    return k;
+}
+
+static void print_roofline(const ModelConfig *c, const PlanArgs *a) {
+    RooflineCard k = card_for(a);
+    RooflineSetup s = {.B = a->batch, .T = a->seq, .grad_accum = a->grad_accum, .recompute = a->recompute,
+                       .fuse_gelu = 1, .deterministic = a->deterministic};
+    if (strcmp(a->attention, "flash") == 0) s.attention = GPU_ATTENTION_FLASH;
+    else if (strcmp(a->attention, "fp32") == 0) s.attention = GPU_ATTENTION_FP32;
+    else if (strcmp(a->attention, "cublas") == 0) s.attention = GPU_ATTENTION_CUBLAS;
+    else usage_error("--attention must be flash, fp32 or cublas, not '%s'", a->attention);
+    if (a->seq > c->max_seq_len)
+        usage_error("--seq %d exceeds the maximum sequence length of %s, %d", a->seq, a->model, c->max_seq_len);
+    Roofline r;
+    if (roofline_step(c, &s, &k, &r) != 0) usage_error("--model %s: %s", a->model, scpt_error());
+    printf("roofline of one optimizer step: %s, batch %d x %d, %d micro-batch%s, attention %s%s%s\n", a->model,
+           a->batch, a->seq, a->grad_accum, a->grad_accum > 1 ? "es" : "", a->attention,
+           a->recompute ? ", recompute" : "", a->deterministic ? "" : ", non-deterministic");
+    printf("card: %s: bf16 %.0f TFLOP/s x %.2f (flash attention x %.2f), fp32 %.1f TFLOP/s x %.2f, HBM %.2f TB/s x "
+           "%.2f, %.1f us per launch\n\n",
+           a->gpu, k.bf16_tflops, k.compute_fraction, k.flash_fraction, k.fp32_tflops, k.compute_fraction,
+           k.hbm_tbs, k.bandwidth_fraction, k.launch_us);
+    printf("| kernel | launches | GFLOP | GB moved | bound | expected ms | share |\n|---|---:|---:|---:|---|---:|---:|\n");
+    for (int i = 0; i < r.n; i++) {
+        const RooflineRow *w = &r.rows[i];
+        const char *bound = w->memory_s > w->compute_s ? "memory" : w->tensor_flops > 0 ? "tensor" : "CUDA cores";
+        printf("| %s | %.0f | %.1f | %.2f | %s | %.3f | %.1f%% |\n", w->name, w->launches,
+               (w->tensor_flops + w->cuda_flops) / 1e9, w->bytes / 1e9, bound, 1e3 * w->seconds,
+               100 * w->seconds / r.seconds);
+    }
+    printf("| **step** | %.0f | %.1f | %.2f | | **%.2f** | 100%% |\n\n", r.launches,
+           (r.tensor_flops + r.cuda_flops) / 1e9, r.bytes / 1e9, 1e3 * r.seconds);
+    printf("expected step: %.2f ms for %.0f tokens = %.0f tokens/s, MFU %.1f%% (PaLM's %.4g FLOP per token on the "
+           "%.0f TFLOP/s peak)\n",
+           1e3 * r.seconds, r.tokens, r.tokens_per_s, 100 * r.mfu, r.model_flops / r.tokens, k.bf16_tflops);
+}
+
 int main(int argc, char **argv) {
-    PlanArgs a = {.model = "llama3-8b", .gpus_per_node = 8, .nodes = 1, .global_batch = 16, .seq = 2048,
-                  .mem_gib = 76, .peak_tflops = 989, .mfu = 0.4f, .nvlink_gbs = 450, .ib_gbit = 400,
-                  .ib_eff = 0.8f, .run_tokens = 910e6f};
+    PlanArgs a = {.model = "llama3-8b", .gpu = "h100", .attention = "flash", .gpus_per_node = 8, .nodes = 1,
+                  .global_batch = 16, .seq = 2048, .batch = 8, .grad_accum = 1, .deterministic = 1, .mem_gib = 76,
+                  .mfu = 0.4f, .nvlink_gbs = 450, .ib_gbit = 400, .ib_eff = 0.8f, .run_tokens = 910e6f,
+                  .compute_fraction = ROOFLINE_COMPUTE_FRACTION, .bandwidth_fraction = ROOFLINE_BANDWIDTH_FRACTION,
+                  .launch_us = ROOFLINE_LAUNCH_US};
     ArgSpec specs[] = {
         {"--model", ARG_STRING, &a.model, "model preset", 0, 0},
         {"--gpus-per-node", ARG_INT, &a.gpus_per_node, "GPUs per node", 1, 1024},
@@ -170,20 +224,38 @@ int main(int argc, char **argv) {
         {"--global-batch", ARG_INT, &a.global_batch, "sequences per optimizer step over all GPUs", 1, 1 << 24},
         {"--seq", ARG_INT, &a.seq, "tokens per sequence", 1, 1 << 24},
         {"--mem-gib", ARG_FLOAT, &a.mem_gib, "usable memory per GPU, GiB", 1, 1e6},
-        {"--peak-tflops", ARG_FLOAT, &a.peak_tflops, "dense bf16 peak per GPU", 1, 1e6},
+        {"--gpu", ARG_STRING, &a.gpu, "the card (its datasheet peaks): h100, h100-pcie, h200, a100", 0, 0},
+        {"--peak-tflops", ARG_FLOAT, &a.peak_tflops, "dense bf16 peak per GPU (0: the --gpu card's)", 0, 1e6},
         {"--mfu", ARG_FLOAT, &a.mfu, "model FLOPs utilisation reached", 0.01, 1},
         {"--nvlink-gbs", ARG_FLOAT, &a.nvlink_gbs, "effective NVLink GB/s per GPU per direction", 1, 1e5},
         {"--ib-gbit", ARG_FLOAT, &a.ib_gbit, "InfiniBand Gb/s per GPU", 1, 1e5},
         {"--ib-efficiency", ARG_FLOAT, &a.ib_eff, "fraction of the InfiniBand line rate reached", 0.01, 1},
         {"--run-tokens", ARG_FLOAT, &a.run_tokens, "training tokens of the whole run", 1, 1e15},
         {"--doc", ARG_FLAG, &a.doc, "write doc/scaling.md's markdown (1 and 2 nodes) to stdout", 0, 0},
+        {"--roofline", ARG_FLAG, &a.roofline, "instead: the expected time of each kernel of one GPU's step", 0, 0},
+        {"--batch", ARG_INT, &a.batch, "--roofline: sequences per micro-batch", 1, 1 << 20},
+        {"--layers", ARG_INT, &a.layers, "the preset cut to this many layers (0: all), as train --layers", 0, 1024},
+        {"--grad-accum", ARG_INT, &a.grad_accum, "--roofline: micro-batches per optimizer step", 1, 1 << 20},
+        {"--attention", ARG_STRING, &a.attention, "--roofline: flash, fp32 or cublas (train's kernels)", 0, 0},
+        {"--recompute", ARG_INT, &a.recompute, "--roofline: recompute norms and MLP activations in backward", 0, 1},
+        {"--deterministic", ARG_INT, &a.deterministic, "--roofline: 1 sorted embedding backward, 0 atomics", 0, 1},
+        {"--fp32-tflops", ARG_FLOAT, &a.fp32_tflops, "--roofline: fp32 CUDA-core peak (0: the card's)", 0, 1e6},
+        {"--hbm-tbs", ARG_FLOAT, &a.hbm_tbs, "--roofline: HBM bandwidth, TB/s (0: the card's)", 0, 1e6},
+        {"--compute-fraction", ARG_FLOAT, &a.compute_fraction, "--roofline: fraction of the peaks GEMMs and CUDA-core kernels reach", 0.01, 1},
+        {"--flash-fraction", ARG_FLOAT, &a.flash_fraction, "--roofline: fraction of the bf16 peak flash attention reaches (0: the card's)", 0, 1},
+        {"--bandwidth-fraction", ARG_FLOAT, &a.bandwidth_fraction, "--roofline: fraction of the HBM bandwidth reached", 0.01, 1},
+        {"--launch-us", ARG_FLOAT, &a.launch_us, "--roofline: gap per kernel launch, microseconds", 0, 1e6},
     };
     args_parse(argc, argv, specs, sizeof specs / sizeof specs[0],
                "usage: plan [options]\n\nMemory per GPU, bytes communicated and step time of data-parallel "
-               "training under ZeRO-0..3.");
+               "training under ZeRO-0..3; with --roofline, the expected time of each kernel of one GPU's "
+               "training step from the card's peaks (doc/benchmarks.md \"Roofline\").");
     ModelConfig c;
     if (model_preset(&c, a.model) != 0) usage_error("--model: %s", scpt_error());
-    if (a.doc) write_doc(&c, &a, argc, argv);
+    if (a.layers) c.n_layer = a.layers;
+    a.peak_tflops = card_for(&a).bf16_tflops;
+    if (a.roofline) print_roofline(&c, &a);
+    else if (a.doc) write_doc(&c, &a, argc, argv);
     else cluster_section(&c, &a, a.nodes);
     return 0;
 }

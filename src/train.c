@@ -36,6 +36,7 @@ typedef struct {
     int qa_every, qa_limit;
     const char *device;     // auto, cpu, cuda (include/model_cuda.h)
     int deterministic, recompute;
+    int layers;             // 0: the preset's
     const char *attention;  // GPU attention kernels: flash, fp32 or cublas
     int no_final_ckpt;
 } TrainArgs;
@@ -97,6 +98,7 @@ static TrainArgs parse_args(int argc, char **argv) {
          "backward completes it", 1e-3, 1e6},
         {"--device", ARG_STRING, &a.device, "auto (the GPU when one is visible), cpu or cuda", 0, 0},
         {"--deterministic", ARG_INT, &a.deterministic, "GPU: 1 bitwise reproducible, 0 faster (atomics)", 0, 1},
+        {"--layers", ARG_INT, &a.layers, "a new --model run with this many layers instead of the preset's (a big model's layer shapes on one GPU, for benchmarks)", 0, 1024},
         {"--recompute", ARG_INT, &a.recompute, "GPU: recompute norms and MLP activations in backward", 0, 1},
         {"--attention", ARG_STRING, &a.attention, "GPU attention kernels: flash (tensor cores), fp32 (the reference) or cublas (batched GEMMs, T x T scratch)", 0, 0},
     };
@@ -264,6 +266,8 @@ typedef struct {
     long *trained;          // targets each micro-batch trains (the loss mask keeps)
     long tokens_per_step;
     TrainQA qa;
+    double clock, run_start, timed_seconds;   // step timing: the last step's end, the run's start
+    int steps_here;                            // steps finished by this process
 } Run;
 
 // targets that count: those the loss mask keeps (>= 0)
@@ -286,10 +290,11 @@ static float validation_loss(Run *r) {
         loader_next(val, r->inputs, r->targets, NULL);
         long n = count_targets(r->targets, val->opt.B * val->opt.T);
         if (n == 0) continue;
-        sum += n * (double)(r->gpu ? gpu_model_forward(r->gpu, r->inputs, r->targets, val->opt.B, val->opt.T, 0)
-                                   : model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T));
+        if (r->gpu) gpu_model_forward(r->gpu, r->inputs, r->targets, val->opt.B, val->opt.T, 0);
+        else sum += n * (double)model_forward(&r->model, r->inputs, r->targets, val->opt.B, val->opt.T);
         count += n;
     }
+    if (r->gpu) sum = gpu_model_loss_sum(r->gpu);   // the device summed the batches' losses
     count = comm_sum(&r->comm, count);
     sum = comm_sum(&r->comm, sum);
     return count > 0 ? (float)(sum / count) : 0;
@@ -378,6 +383,10 @@ static void run_setup(Run *r, int argc, char **argv) {
     if (resume_path ? checkpoint_read_config(resume_path, &cfg)
                     : a->init ? model_import_config(a->init, &cfg) : model_preset(&cfg, a->model))
         die("%s", scpt_error());
+    if (a->layers && a->init && !resume_path) die("--layers cuts a --model preset, not the --init weights %s", a->init);
+    if (a->layers && resume_path && a->layers != cfg.n_layer)
+        die("--layers %d: the run in %s has %d layers", a->layers, resume_path, cfg.n_layer);
+    if (a->layers) cfg.n_layer = a->layers;
     if (a->seq > cfg.max_seq_len) die("--seq %d exceeds the model's maximum sequence length %d", a->seq, cfg.max_seq_len);
     // The device before the collectives: GPU ranks need the nccl backend, whose start
     // binds each rank to the GPU of its local rank, where the model is then placed.
@@ -470,13 +479,24 @@ static void run_setup(Run *r, int argc, char **argv) {
     free(resume_path);
 }
 
+// One optimizer step as the host sees it. The CPU path fills everything at once; on
+// the GPU, loss, norm and diverged arrive with the device's statistics (finish_step).
+typedef struct {
+    int step;            // 1-based
+    double trained;      // targets the loss mask keeps, over the step's micro-batches and all ranks
+    float lr;
+    double loss;
+    float norm;
+    int diverged;        // the loss or the norm is not finite: the update was not taken
+} StepRecord;
+
 // One optimizer step: accumulate gradients over the micro-batches, clip, update.
 // The loss is the mean over the step's targets (all micro-batches, all ranks) that
 // the loss mask keeps, so every trained token weighs the same however a chat set's
 // mask spreads them: a micro-batch's mean is scaled by its share of them (1/grad_accum
-// without a mask), and one with none is skipped. Returns -1 when the loss or the
-// gradient norm is not finite (on the CPU before the update).
-static int train_step(Run *r, double *loss, float *norm, float *lr) {
+// without a mask), and one with none is skipped. On the GPU the step is only
+// enqueued (include/model_cuda.h): the host goes on with the next batch while it runs.
+static void train_step(Run *r, StepRecord *rec) {
     const TrainArgs *a = &r->args;
     int BT = a->batch * a->seq;
     if (r->gpu) gpu_model_zero_grad(r->gpu);
@@ -497,50 +517,83 @@ static int train_step(Run *r, double *loss, float *norm, float *lr) {
         if (r->trained[micro] == 0) continue;
         const int *inputs = r->inputs + (size_t)micro * BT, *targets = r->targets + (size_t)micro * BT;
         float scale = (float)((double)r->trained[micro] * r->comm.world / total);
-        double mean;
         if (r->gpu) {
-            mean = gpu_model_forward(r->gpu, inputs, targets, a->batch, a->seq, scale);
+            gpu_model_forward(r->gpu, inputs, targets, a->batch, a->seq, scale);
             gpu_model_backward(r->gpu, micro == last);
         } else {
-            mean = model_forward(&r->model, inputs, targets, a->batch, a->seq);
+            sum += r->trained[micro] * (double)model_forward(&r->model, inputs, targets, a->batch, a->seq);
             model_backward(&r->model, scale);
         }
-        sum += mean * r->trained[micro];
     }
-    *lr = lr_at(&r->sched, r->state.step);
-    *loss = total > 0 ? comm_sum(&r->comm, sum) / total : 0;
-    *norm = NAN;
-    if (!isfinite(*loss)) return -1;
+    *rec = (StepRecord){.step = r->state.step + 1, .trained = total, .lr = lr_at(&r->sched, r->state.step)};
     if (r->gpu) {
-        *norm = gpu_model_update(r->gpu, &r->adam, *lr, r->state.step + 1, a->clip);
-        if (!isfinite(*norm)) return -1;
+        gpu_model_update(r->gpu, &r->adam, rec->lr, rec->step, a->clip);   // skipped on the device if diverged
     } else {
-        *norm = dp_reduce_gradients(&r->dp, &r->model, a->clip);
-        if (!isfinite(*norm)) return -1;
-        optimizer_step(&r->model, &r->opt, &r->adam, *lr, r->state.step + 1);
-        dp_share_parameters(&r->dp, &r->model);
+        rec->loss = total > 0 ? comm_sum(&r->comm, sum) / total : 0;
+        rec->norm = NAN;   // not computed when the loss is already bad
+        rec->diverged = !isfinite(rec->loss);
+        if (!rec->diverged) {
+            rec->norm = dp_reduce_gradients(&r->dp, &r->model, a->clip);
+            rec->diverged = !isfinite(rec->norm);
+        }
+        if (!rec->diverged) {
+            optimizer_step(&r->model, &r->opt, &r->adam, rec->lr, rec->step);
+            dp_share_parameters(&r->dp, &r->model);
+        }
     }
     r->state.step++;
     r->state.loader = loader_state(&r->train_loader);
-    return 0;
 }
 
 // Stops a run whose loss or gradient norm went non-finite, naming the first tensor
 // that holds a bad value: a parameter when the weights are already broken, else a
 // gradient. Every rank gets here (loss and norm are global), as the download needs.
-static void die_diverged(Run *r, double loss, float norm) {
-    int step = r->state.step + 1;
+static void die_diverged(Run *r, const StepRecord *rec) {
     char what[64];
     if (r->gpu) gpu_model_download(r->gpu, &r->model, NULL);
-    snprintf(what, sizeof what, "step %d parameters", step);
+    snprintf(what, sizeof what, "step %d parameters", rec->step);
     int found = check_tensors(&r->model, r->model.params, what) != 0;
-    snprintf(what, sizeof what, "step %d gradients", step);
+    snprintf(what, sizeof what, "step %d gradients", rec->step);
     if (!found) found = check_tensors(&r->model, r->model.grads, what) != 0;
-    char norm_s[48] = "";   // the norm is not computed when the loss is already bad
-    if (isfinite(loss)) snprintf(norm_s, sizeof norm_s, ", gradient norm %f", norm);
+    char norm_s[48] = "";
+    if (isfinite(rec->loss) || !isnan(rec->norm)) snprintf(norm_s, sizeof norm_s, ", gradient norm %f", rec->norm);
     die("step %d: loss %f%s: training diverged; stopping without a checkpoint (%s). Lower --lr or raise --eps, and "
         "resume from an earlier checkpoint",
-        step, loss, norm_s, found ? scpt_error() : "every parameter and gradient is finite on this rank");
+        rec->step, rec->loss, norm_s, found ? scpt_error() : "every parameter and gradient is finite on this rank");
+}
+
+// Completes a step's record (on the GPU: waits for the device to finish it), stops a
+// diverged run, and writes the step's metrics line and progress. Its time is the wall
+// time since the previous step ended (or the work between steps did): with the next
+// step already enqueued, that is the device's time for this one.
+static void finish_step(Run *r, StepRecord *rec) {
+    const TrainArgs *a = &r->args;
+    if (r->gpu) {
+        GpuStepStats st;
+        if (!gpu_model_step_stats(r->gpu, &st)) die("step %d: the device has no statistics for it", rec->step);
+        rec->loss = rec->trained > 0 ? comm_sum(&r->comm, st.loss_sum) / rec->trained : 0;
+        rec->norm = st.norm;
+        rec->diverged = st.diverged || !isfinite(rec->loss) || !isfinite(rec->norm);
+    }
+    if (rec->diverged) die_diverged(r, rec);
+    double now = wall_time(), dt = now - r->clock;
+    r->clock = now;
+    if (r->steps_here++ > 0) r->timed_seconds += dt;   // the first step pays for allocation
+    double per_step = r->steps_here > 1 ? r->timed_seconds / (r->steps_here - 1) : dt;
+    double eta = per_step * (a->steps - rec->step);
+    double tok_s = dt > 0 ? r->tokens_per_step / dt : 0;
+    if (metrics_write(&r->metrics,
+                      "{\"step\": %d, \"loss\": %.6f, \"lr\": %.6e, \"grad_norm\": %.6f, \"step_ms\": %.2f, "
+                      "\"tokens_per_s\": %.1f, \"tokens\": %ld, \"elapsed_s\": %.2f}",
+                      rec->step, rec->loss, rec->lr, rec->norm, 1e3 * dt, tok_s, r->tokens_per_step * rec->step,
+                      now - r->run_start) != 0)
+        die("%s", scpt_error());
+    if (rec->step % a->log_every == 0 || rec->step == a->steps) {
+        char eta_s[32];
+        format_duration(eta_s, sizeof eta_s, eta);
+        printf("step %5d/%d | loss %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s\n", rec->step, a->steps,
+               rec->loss, rec->lr, rec->norm, 1e3 * dt, tok_s, eta_s);
+    }
 }
 
 // The process's peak host memory (Linux /proc): VmPeak counts what was allocated,
@@ -559,6 +612,9 @@ static void print_peak_memory(void) {
 }
 
 // Trains to --steps; returns the exit status (128 + the signal when one stopped it).
+// On the GPU the host runs one step ahead: it enqueues step s, then finishes step
+// s - 1 while s computes. Validation, QA, checkpoints, a stop and the last step need
+// the weights after s: there the host waits for s before going on.
 static int run_loop(Run *r) {
     const TrainArgs *a = &r->args;
     if (r->state.step >= a->steps) {
@@ -566,51 +622,41 @@ static int run_loop(Run *r) {
         return 0;
     }
     if (r->have_val && r->state.step == 0) log_validation(r);
-    double run_start = wall_time(), timed_seconds = 0;
-    int steps_here = 0;
+    r->run_start = r->clock = wall_time();
+    StepRecord rec, pending;
+    int have_pending = 0;
     while (r->state.step < a->steps) {
-        double t0 = wall_time(), loss;
-        float norm, lr;
-        if (train_step(r, &loss, &norm, &lr) != 0) die_diverged(r, loss, norm);
-        double dt = wall_time() - t0;
-        if (steps_here++ > 0) timed_seconds += dt;   // the first step pays for allocation
-        double per_step = steps_here > 1 ? timed_seconds / (steps_here - 1) : dt;
-        double eta = per_step * (a->steps - r->state.step);
-        double tok_s = dt > 0 ? r->tokens_per_step / dt : 0;
-        if (metrics_write(&r->metrics,
-                          "{\"step\": %d, \"loss\": %.6f, \"lr\": %.6e, \"grad_norm\": %.6f, \"step_ms\": %.2f, "
-                          "\"tokens_per_s\": %.1f, \"tokens\": %ld, \"elapsed_s\": %.2f}",
-                          r->state.step, loss, lr, norm, 1e3 * dt, tok_s, r->tokens_per_step * r->state.step,
-                          wall_time() - run_start) != 0)
-            die("%s", scpt_error());
-        if (r->state.step % a->log_every == 0 || r->state.step == a->steps) {
-            char eta_s[32];
-            format_duration(eta_s, sizeof eta_s, eta);
-            printf("step %5d/%d | loss %.4f | lr %.2e | norm %.3f | %.1f ms | %.0f tok/s | ETA %s\n", r->state.step,
-                   a->steps, loss, lr, norm, 1e3 * dt, tok_s, eta_s);
-        }
+        train_step(r, &rec);
+        if (have_pending) finish_step(r, &pending);
+        pending = rec, have_pending = 1;
+        int s = rec.step, last = s == a->steps;
+        int val = r->have_val && (last || (a->eval_every > 0 && s % a->eval_every == 0));
+        int qa = a->qa && (last || (a->qa_every > 0 && s % a->qa_every == 0));
+        int saved = (last && !a->no_final_ckpt) || (!last && a->ckpt_every > 0 && s % a->ckpt_every == 0);
+        // every rank stops at the same step, whichever of them got the signal
+        int stop = !last && comm_sum(&r->comm, stop_signal != 0) > 0;
+        if (r->gpu && !(last || val || qa || saved || stop)) continue;
+        finish_step(r, &pending);
+        have_pending = 0;
         // validation and checkpoint come after the step's own record, so a run resumed
         // from this checkpoint writes no record twice
-        int last = r->state.step == a->steps;
-        if (r->have_val && (last || (a->eval_every > 0 && r->state.step % a->eval_every == 0))) log_validation(r);
-        if (a->qa && (last || (a->qa_every > 0 && r->state.step % a->qa_every == 0))) {
+        if (val) log_validation(r);
+        if (qa) {
             if (r->gpu) gpu_model_download(r->gpu, &r->model, NULL);   // QA scores on the CPU copy
-            if (train_qa_log(&r->qa, &r->model, &r->metrics, r->state.step) != 0) die("%s", scpt_error());
+            if (train_qa_log(&r->qa, &r->model, &r->metrics, s) != 0) die("%s", scpt_error());
         }
-        int saved = (last && !a->no_final_ckpt) || (!last && a->ckpt_every > 0 && r->state.step % a->ckpt_every == 0);
-        if (saved) save_checkpoint(a, &r->dp, r->gpu, &r->model, &r->opt, &r->state);
-        // every rank stops at the same step, whichever of them got the signal
-        if (!last && comm_sum(&r->comm, stop_signal != 0) > 0) {
-            if (!saved) save_checkpoint(a, &r->dp, r->gpu, &r->model, &r->opt, &r->state);
+        if (saved || stop) save_checkpoint(a, &r->dp, r->gpu, &r->model, &r->opt, &r->state);
+        if (stop) {
             int sig = stop_signal ? stop_signal : SIGTERM;
             printf("stopped by signal %d (%s) at step %d of %d with a checkpoint; the same command continues the run\n",
-                   sig, strsignal(sig), r->state.step, a->steps);
+                   sig, strsignal(sig), s, a->steps);
             return 128 + sig;
         }
+        r->clock = wall_time();   // the next step's time starts after this step's extra work
     }
-    if (steps_here > 1)
+    if (r->steps_here > 1)
         printf("done: %d steps, mean %.1f ms/step, %.0f tokens/s\n", r->state.step,
-               1e3 * timed_seconds / (steps_here - 1), r->tokens_per_step * (steps_here - 1) / timed_seconds);
+               1e3 * r->timed_seconds / (r->steps_here - 1), r->tokens_per_step * (r->steps_here - 1) / r->timed_seconds);
     print_peak_memory();
     return 0;
 }

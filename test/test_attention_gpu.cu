@@ -3,8 +3,11 @@
 // ones (kernels/attention_gemm.cu) and the fp32 reference kernels
 // (kernels/attention.cu) against the CPU reference within the bound derived in
 // test/attention_check.h; the tensor-core kernels against the CPU
-// model of their algorithm (src/model/flash_attention.c); the backward's same bits
-// twice. Odd T, GQA (Llama 3's 4:1 groups), HS 64 and 128. Without a CUDA device it
+// model of their algorithm (src/model/flash_attention.c), whose dQ order is the
+// deterministic backward's; that backward's same bits twice. The flash backward
+// runs in both modes (deterministic = 1: dQ added in key-block order; 0: fp32
+// atomics), each against the reference and the model. Odd T, GQA (Llama 3's 4:1
+// groups), HS 64 and 128. Without a CUDA device it
 // prints one SKIP line and the summary and exits 0 (fails under SCPT_REQUIRE_GPU=1);
 // `--probe` only says (by exit status) whether a device is visible.
 //
@@ -18,7 +21,7 @@
 #include "kernels.h"
 #include "attention_check.h"
 
-typedef enum { FLASH, FP32, GEMM } Kernels;
+typedef enum { FLASH, FLASH_ATOMIC, FP32, GEMM } Kernels;
 
 typedef struct {
     float *out, *lse, *dqkv;
@@ -28,8 +31,9 @@ typedef struct {
 static Results run(Kernels k, const AttShape *s, const floatX *qkv, const floatX *dout) {
     int B = s->B, T = s->T, NH = s->NH, NKV = s->NKV, HS = s->HS;
     size_t N = (size_t)B * T, C = (size_t)NH * HS, row = (size_t)(NH + 2 * NKV) * HS;
-    size_t scratch_bytes = k == GEMM ? attention_gemm_scratch_bytes(B, T, NH, NKV, HS)
-                                     : attention_backward_scratch_bytes(B, T, NH);
+    size_t scratch_bytes = k == GEMM   ? attention_gemm_scratch_bytes(B, T, NH, NKV, HS)
+                           : k == FP32 ? attention_backward_scratch_bytes(B, T, NH)
+                                       : flash_attention_backward_scratch_bytes(B, T, NH, HS);
     floatX *out, *dqkv;
     float *lse;
     void *scratch;
@@ -38,9 +42,9 @@ static Results run(Kernels k, const AttShape *s, const floatX *qkv, const floatX
     CUDA_CHECK(cudaMalloc(&lse, N * NH * sizeof(float)));
     CUDA_CHECK(cudaMalloc(&scratch, scratch_bytes));
     CUDA_CHECK(cudaMemset(dqkv, 0, N * row * sizeof(floatX)));
-    if (k == FLASH) {
+    if (k == FLASH || k == FLASH_ATOMIC) {
         flash_attention_forward_cuda(out, lse, qkv, B, T, NH, NKV, HS, 0);
-        flash_attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, scratch, 0);
+        flash_attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, k == FLASH, scratch, 0);
     } else if (k == FP32) {
         attention_forward_cuda(out, lse, qkv, B, T, NH, NKV, HS, 0);
         attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, scratch, 0);
@@ -80,8 +84,10 @@ static void attention_case(int B, int T, int NH, int NKV, int HS) {
     AttReference ref = att_reference(&s, &rng_state);
     floatX *qkv = upload_bf16(ref.qkv, N * row), *dout = upload_bf16(ref.dout, N * C);   // already bf16 values
 
-    Results flash = run(FLASH, &s, qkv, dout), fp32 = run(FP32, &s, qkv, dout), gemm = run(GEMM, &s, qkv, dout);
+    Results flash = run(FLASH, &s, qkv, dout), atomic = run(FLASH_ATOMIC, &s, qkv, dout);
+    Results fp32 = run(FP32, &s, qkv, dout), gemm = run(GEMM, &s, qkv, dout);
     att_check("flash", &s, &ref, flash.out, flash.lse, flash.dqkv);
+    att_check("flash atomic", &s, &ref, atomic.out, NULL, atomic.dqkv);
     att_check("fp32 ", &s, &ref, fp32.out, fp32.lse, fp32.dqkv);
     att_check("cublas", &s, &ref, gemm.out, gemm.lse, gemm.dqkv);
 
@@ -93,15 +99,23 @@ static void attention_case(int B, int T, int NH, int NKV, int HS) {
     close_to_model("dQ", flash.dqkv, dqkv, N, row, 0, C);
     close_to_model("dK", flash.dqkv, dqkv, N, row, C, KV);
     close_to_model("dV", flash.dqkv, dqkv, N, row, C + KV, KV);
+    close_to_model("dQ (atomic)", atomic.dqkv, dqkv, N, row, 0, C);
+    close_to_model("dK (atomic)", atomic.dqkv, dqkv, N, row, C, KV);
+    close_to_model("dV (atomic)", atomic.dqkv, dqkv, N, row, C + KV, KV);
     double lse_diff = 0;
     for (size_t i = 0; i < N * NH; i++) lse_diff = fmax(lse_diff, fabs(flash.lse[i] - lse[i]) / (1 + fabs(lse[i])));
     CHECK(lse_diff <= 1e-5, "flash vs model lse: relative difference %.3g (fp32 exp2/log2 and order: ~1e-6)", lse_diff);
 
     Results again = run(FLASH, &s, qkv, dout);
     CHECK(memcmp(again.dqkv, flash.dqkv, N * row * sizeof(float)) == 0 && memcmp(again.out, flash.out, N * C * 4) == 0,
-          "flash: two runs differ");
+          "flash deterministic: two runs differ");
+    // dK and dV do not depend on the mode: same bits as the deterministic run
+    size_t kv_differ = 0;
+    for (size_t t = 0; t < N; t++)
+        kv_differ += memcmp(atomic.dqkv + t * row + C, flash.dqkv + t * row + C, 2 * KV * sizeof(float)) != 0;
+    CHECK(kv_differ == 0, "flash atomic: dK/dV of %zu tokens differ from the deterministic run's", kv_differ);
 
-    results_free(&flash), results_free(&fp32), results_free(&gemm), results_free(&again);
+    results_free(&flash), results_free(&atomic), results_free(&fp32), results_free(&gemm), results_free(&again);
     free(out), free(lse), free(dqkv);
     att_reference_free(&ref);
     cudaFree(qkv), cudaFree(dout);

@@ -64,6 +64,16 @@ expect "convert --dtype bad: exit 2" 2 "^convert: --dtype must be" "$bin/convert
 expect "fitcurve without --in: exit 2" 2 '^fitcurve: --in is required' "$bin/fitcurve"
 expect "corpus_text without arguments: exit 2" 2 '^corpus_text: expected CORPUS and OUT.jsonl' "$bin/corpus_text"
 expect "plan --model unknown: exit 2" 2 "^plan: --model: unknown model preset" "$bin/plan" --model nope
+expect "plan --roofline --gpu unknown: exit 2" 2 "^plan: --gpu: unknown GPU 'b200' \(known: h100" \
+    "$bin/plan" --roofline --gpu b200
+expect "plan --roofline --attention bad: exit 2" 2 "^plan: --attention must be flash, fp32 or cublas" \
+    "$bin/plan" --roofline --attention fp16
+expect "plan --roofline --seq past the model's: exit 2" 2 "^plan: --seq 4096 exceeds" \
+    "$bin/plan" --roofline --model gpt2-124m --seq 4096
+expect "plan --roofline: exit 0" 0 '' "$bin/plan" --roofline --model gpt2-124m --batch 64 --seq 1024 --gpu h200
+check "  ... a row per kernel family and the step's total" \
+    bash -c "grep -qE '^\| matmul lm head \| 3 \| 15191\.3 \|' '$tmp/out' && grep -qE '^\| \*\*step\*\* \|' '$tmp/out'"
+check "  ... the expected step, tokens/s and MFU" grep -qE '^expected step: [0-9.]+ ms for 65536 tokens = [0-9]+ tokens/s, MFU [0-9.]+%' "$tmp/out"
 expect "train --schedule bad: exit 2" 2 "^train: unknown schedule 'bad'" "$bin/train" --schedule bad
 expect "train --init and --resume: exit 2" 2 '^train: --init and --resume exclude each other' \
     "$bin/train" --init a --resume b

@@ -4,7 +4,7 @@
 // shapes with T not a multiple of the tiles and Llama 3's head groups; plus the
 // mma.m16n8k16 fragment layout that the kernel's index math assumes, checked
 // against the PTX ISA's tables. SCPT_FLASH_FULL=1 adds the full-size shapes
-// (T up to 4096 with GQA; about 6 CPU-minutes).
+// (T up to 4096 with GQA; about 3.5 CPU-minutes).
 //
 // The tolerance is derived in test/attention_check.h.
 #include <math.h>

@@ -471,18 +471,87 @@ static void test_global_norm(void) {
         check_same("global norm", &got[0], &got[1], sizeof(double));
         // clip: a max_norm of half the norm scales by ~1/2, one above it leaves 1
         float norm = (float)sqrt(ref), scale, g_norm;
-        clip_scale_cuda(d_scale, d_norm, d_sumsq, norm / 2, 0);
+        clip_scale_cuda(d_scale, d_norm, d_sumsq, norm / 2, NULL, NULL, 0);
         CUDA_CHECK(cudaMemcpy(&scale, d_scale, sizeof(float), cudaMemcpyDeviceToHost));
         CUDA_CHECK(cudaMemcpy(&g_norm, d_norm, sizeof(float), cudaMemcpyDeviceToHost));
         CHECK_NEAR(g_norm, norm, 1e-6 * norm, "norm");
         CHECK_NEAR(scale, (norm / 2) / (norm + 1e-6f), 1e-6, "clip scale");
-        clip_scale_cuda(d_scale, d_norm, d_sumsq, norm * 2, 0);
+        clip_scale_cuda(d_scale, d_norm, d_sumsq, norm * 2, NULL, NULL, 0);
         CUDA_CHECK(cudaMemcpy(&scale, d_scale, sizeof(float), cudaMemcpyDeviceToHost));
         CHECK(scale == 1.0f, "no clipping below max_norm: scale %g", scale);
         cudaFree(d_x);
         free(x);
     }
     cudaFree(scratch), cudaFree(d_sumsq), cudaFree(d_scale), cudaFree(d_norm);
+}
+
+// The guard of a step the host has not read back: a non-finite loss or norm sets the
+// sticky flag and a NaN scale, adamw then leaves master weights, moments and params
+// as they were, and a later finite step stays skipped until the host clears the flag.
+static void test_step_guard(void) {
+    size_t n = 1000;
+    float *w = random_floats(n, 1), *g = random_floats(n, 0.1f), *zeros = (float *)xcalloc(n, sizeof(float));
+    floatX *d_params = upload_bf16(w, n);
+    float *d_master = upload(w, n), *d_grads = upload(g, n), *d_m = upload(zeros, n), *d_v = upload(zeros, n);
+    float *d_scale, *d_norm;
+    double *d_sumsq, *d_loss, good = 4.0, bad = NAN, inf = INFINITY;
+    int *d_failed, failed = 0;
+    CUDA_CHECK(cudaMalloc(&d_scale, sizeof(float)));
+    CUDA_CHECK(cudaMalloc(&d_norm, sizeof(float)));
+    CUDA_CHECK(cudaMalloc(&d_sumsq, sizeof(double)));
+    CUDA_CHECK(cudaMalloc(&d_loss, sizeof(double)));
+    CUDA_CHECK(cudaMalloc(&d_failed, sizeof(int)));
+    CUDA_CHECK(cudaMemset(d_failed, 0, sizeof(int)));
+    size_t offsets[] = {0, n};
+    struct { const double *sumsq, *loss; int failed; const char *what; } cases[] = {
+        {&good, &good, 0, "finite loss and norm: the step is taken"},
+        {&good, &bad, 1, "NaN loss: skipped"},
+        {&good, &good, 1, "the flag is sticky: a finite step after a bad one is skipped too"},
+        {&inf, &good, 1, "infinite norm: skipped"},
+    };
+    for (int c = 0; c < 4; c++) {
+        if (c == 3) CUDA_CHECK(cudaMemset(d_failed, 0, sizeof(int)));
+        CUDA_CHECK(cudaMemcpy(d_sumsq, cases[c].sumsq, sizeof(double), cudaMemcpyHostToDevice));
+        CUDA_CHECK(cudaMemcpy(d_loss, cases[c].loss, sizeof(double), cudaMemcpyHostToDevice));
+        float *before = download(d_master, n);
+        clip_scale_cuda(d_scale, d_norm, d_sumsq, 1.0f, d_loss, d_failed, 0);
+        adamw_step_cuda(d_params, d_master, d_grads, d_m, d_v, 0, n, offsets, 1, 1, 1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f,
+                        c + 1, d_scale, 0, 0);
+        float *after = download(d_master, n), *m = download(d_m, n);
+        CUDA_CHECK(cudaMemcpy(&failed, d_failed, sizeof(int), cudaMemcpyDeviceToHost));
+        int changed = memcmp(before, after, n * sizeof(float)) != 0, finite = 1;
+        for (size_t i = 0; i < n; i++) finite &= isfinite(after[i]) && isfinite(m[i]);
+        CHECK(failed == cases[c].failed && changed == !cases[c].failed && finite,
+              "%s: failed flag %d, weights %s, all finite %d", cases[c].what, failed, changed ? "moved" : "unchanged",
+              finite);
+        free(before), free(after), free(m);
+    }
+    cudaFree(d_params), cudaFree(d_master), cudaFree(d_grads), cudaFree(d_m), cudaFree(d_v);
+    cudaFree(d_scale), cudaFree(d_norm), cudaFree(d_sumsq), cudaFree(d_loss), cudaFree(d_failed);
+    free(w), free(g), free(zeros);
+}
+
+// the loss sum the step keeps on the device: it adds, and gives the same bits twice
+static void test_loss_sum(void) {
+    int sizes[] = {1, 1000, 64 * 1024 + 3};
+    for (int k = 0; k < 3; k++) {
+        int N = sizes[k];
+        float *losses = random_floats(N, 5), *d_losses = upload(losses, N);
+        double start = 1.5, got[2], *d_acc;
+        CUDA_CHECK(cudaMalloc(&d_acc, sizeof(double)));
+        for (int run = 0; run < 2; run++) {
+            CUDA_CHECK(cudaMemcpy(d_acc, &start, sizeof(double), cudaMemcpyHostToDevice));
+            loss_sum_cuda(d_acc, d_losses, N, 0);
+            CUDA_CHECK(cudaMemcpy(&got[run], d_acc, sizeof(double), cudaMemcpyDeviceToHost));
+        }
+        double ref = start, mag = start;
+        for (int i = 0; i < N; i++) ref += losses[i], mag += fabs(losses[i]);
+        // double sums of the same floats in another order: N u_double |terms|
+        CHECK(fabs(got[0] - ref) <= 1e-13 * mag, "N = %d: loss sum %.17g vs %.17g", N, got[0], ref);
+        check_same("loss sum", &got[0], &got[1], sizeof(double));
+        cudaFree(d_losses), cudaFree(d_acc);
+        free(losses);
+    }
 }
 
 int main(int argc, char **argv) {
@@ -508,6 +577,8 @@ int main(int argc, char **argv) {
     RUN_TEST(test_adamw_stochastic_rounding);
     RUN_TEST(test_adamw_step_range);
     RUN_TEST(test_global_norm);
+    RUN_TEST(test_step_guard);
+    RUN_TEST(test_loss_sum);
     CUDA_CHECK(cudaDeviceSynchronize());
     return test_summary();
 }

@@ -69,6 +69,18 @@ static void make_batch(int *inputs, int *targets, int V, uint64_t *state) {
 
 static double norm2(const float *x, size_t n) { return sqrt(sum_squares(x, n)); }
 
+static int kept(const int *targets, int n) {
+    int count = 0;
+    for (int i = 0; i < n; i++) count += targets[i] >= 0;
+    return count;
+}
+
+// one forward's mean loss over the kept targets (waits for the device)
+static float mean_loss(GpuModel *g, const int *inputs, const int *targets, int nb, int nt, float loss_scale) {
+    gpu_model_forward(g, inputs, targets, nb, nt, loss_scale);
+    return (float)(gpu_model_loss_sum(g) / kept(targets, nb * nt));
+}
+
 static GpuModel *gpu_sized(const Model *m, const OptimizerState *opt, int deterministic, int recompute,
                            int fuse_gelu, int nb, int nt) {
     GpuOptions o = {.deterministic = deterministic, .recompute = recompute, .fuse_gelu = fuse_gelu};
@@ -105,8 +117,8 @@ static void compare_paths(const ModelConfig *c, const char *label, int fuse_gelu
     memcpy(cpu_grads, m.grads, sizeof(float) * m.num_params);
 
     GpuModel *g = gpu_sized(&m, NULL, 1, 0, fuse_gelu, nb, nt);
-    float eval_loss = gpu_model_forward(g, inputs, targets, nb, nt, 0);
-    float gpu_loss = gpu_model_forward(g, inputs, targets, nb, nt, 1.0f);
+    float eval_loss = mean_loss(g, inputs, targets, nb, nt, 0);
+    float gpu_loss = mean_loss(g, inputs, targets, nb, nt, 1.0f);
     gpu_model_backward(g, 1);
     if (verbose) printf("  %s: loss CPU %.5f, GPU %.5f (rel %.2e)\n", label, cpu_loss, gpu_loss,
                         fabs(gpu_loss - cpu_loss) / cpu_loss);
@@ -205,15 +217,16 @@ static float step(Model *m, OptimizerState *opt, GpuModel *g, int t, uint64_t *d
     LRSchedule sched = {.kind = SCHEDULE_COSINE, .lr = 3e-3f, .min_lr_frac = 0.1f, .warmup_steps = 10,
                         .total_steps = 200};
     float lr = lr_at(&sched, t - 1);
-    int inputs[B * T], targets[B * T];
+    int inputs[B * T], targets[B * T], count = 0;
     double loss = 0;
     if (g) gpu_model_zero_grad(g);
     else model_zero_grad(m);
     for (int micro = 0; micro < ACCUM; micro++) {
         make_batch(inputs, targets, m->config.vocab_size, data);
         if (g) {
-            loss += gpu_model_forward(g, inputs, targets, B, T, 1.0f / ACCUM);
-            gpu_model_backward(g, micro == ACCUM - 1);
+            gpu_model_forward(g, inputs, targets, B, T, 1.0f / ACCUM);
+            gpu_model_backward(g, 1);
+            count += kept(targets, B * T);
         } else {
             loss += model_forward(m, inputs, targets, B, T);
             model_backward(m, 1.0f / ACCUM);
@@ -221,6 +234,10 @@ static float step(Model *m, OptimizerState *opt, GpuModel *g, int t, uint64_t *d
     }
     if (g) {
         gpu_model_update(g, &ac, lr, t, 1.0f);
+        GpuStepStats st;
+        CHECK(gpu_model_step_stats(g, &st) == 1 && !st.diverged, "step %d: stats %g, diverged %d", t, st.loss_sum,
+              st.diverged);
+        return (float)(st.loss_sum / count);   // every micro-batch keeps as many targets: the mean of means
     } else {
         clip_gradients(m->grads, m->num_params, 1.0f);
         optimizer_step(m, opt, &ac, lr, t);
@@ -316,6 +333,76 @@ static void test_checkpoint_exchange(void) {
     remove(path);
 }
 
+// The host may read each update's statistics later: three updates enqueued, then
+// read in order, give the bits of a run that reads after every update.
+static void test_lagged_stats(void) {
+    ModelConfig c = config("tiny-llama");
+    Model m;
+    make_model(&m, &c, 4, 1.0f);
+    AdamWConfig ac = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
+    GpuStepStats eager[3], lagged[3], none;
+    for (int lag = 0; lag < 2; lag++) {
+        GpuModel *g = gpu_from(&m, NULL, 1, 0, 0);
+        uint64_t data = 31;
+        int inputs[B * T], targets[B * T];
+        CHECK(gpu_model_step_stats(g, &none) == 0, "no update yet, yet stats came back");
+        for (int t = 1; t <= 3; t++) {
+            gpu_model_zero_grad(g);
+            make_batch(inputs, targets, c.vocab_size, &data);
+            gpu_model_forward(g, inputs, targets, B, T, 1.0f);
+            gpu_model_backward(g, 1);
+            gpu_model_update(g, &ac, 1e-3f, t, 1.0f);
+            if (!lag) gpu_model_step_stats(g, &eager[t - 1]);
+        }
+        for (int t = 0; lag && t < 3; t++) CHECK(gpu_model_step_stats(g, &lagged[t]) == 1, "update %d unread", t + 1);
+        CHECK(gpu_model_step_stats(g, &none) == 0, "more stats than updates");
+        // an evaluation after the update must not count the step's training losses
+        CHECK(gpu_model_loss_sum(g) == 0, "the update left its loss sum in the accumulator");
+        gpu_model_free(g);
+    }
+    for (int t = 0; t < 3; t++)
+        CHECK(memcmp(&eager[t], &lagged[t], sizeof eager[t]) == 0 && eager[t].loss_sum > 0,
+              "update %d: loss sum %.9g norm %g (eager) vs %.9g %g (lagged)", t + 1, eager[t].loss_sum, eager[t].norm,
+              lagged[t].loss_sum, lagged[t].norm);
+    CHECK(eager[2].loss_sum != eager[0].loss_sum, "the stats do not follow the steps");
+    model_free(&m);
+}
+
+// A NaN weight makes the first step's loss NaN: the device skips that update and the
+// next (the flag is sticky), the master weights stay bit for bit, and the gradients
+// of the bad step survive the next zero_grad for the host's diagnosis.
+static void test_divergence_guard(void) {
+    ModelConfig c = config("tiny-gpt2");
+    Model m;
+    make_model(&m, &c, 5, 1.0f);
+    m.params[m.tensors[P_FCW].offset + 3] = NAN;
+    size_t bytes = sizeof(float) * m.num_params;
+    float *start = xmalloc(bytes);
+    memcpy(start, m.params, bytes);
+    GpuModel *g = gpu_from(&m, NULL, 1, 0, 0);
+    AdamWConfig ac = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
+    uint64_t data = 8;
+    int inputs[B * T], targets[B * T];
+    for (int t = 1; t <= 2; t++) {
+        gpu_model_zero_grad(g);
+        make_batch(inputs, targets, c.vocab_size, &data);
+        gpu_model_forward(g, inputs, targets, B, T, 1.0f);
+        gpu_model_backward(g, 1);
+        gpu_model_update(g, &ac, 1e-3f, t, 1.0f);
+    }
+    GpuStepStats st[2];
+    for (int t = 0; t < 2; t++) gpu_model_step_stats(g, &st[t]);
+    CHECK(st[0].diverged && !isfinite(st[0].loss_sum), "step 1: loss sum %g, diverged %d", st[0].loss_sum,
+          st[0].diverged);
+    CHECK(st[1].diverged, "step 2 is taken after a diverged step");
+    gpu_model_download(g, &m, NULL);
+    CHECK(memcmp(start, m.params, bytes) == 0, "the master weights changed in skipped steps");
+    CHECK(!isfinite(sum_squares(m.grads, m.num_params)), "the bad step's gradients were cleared");
+    gpu_model_free(g);
+    free(start);
+    model_free(&m);
+}
+
 int main(int argc, char **argv) {
     char why[256];
     if (!gpu_device_probe(why, sizeof why)) return test_no_gpu(why);
@@ -327,6 +414,8 @@ int main(int argc, char **argv) {
     RUN_TEST(test_gpt2_loss_curve);
     RUN_TEST(test_llama_loss_curve);
     RUN_TEST(test_checkpoint_exchange);
+    RUN_TEST(test_lagged_stats);
+    RUN_TEST(test_divergence_guard);
     RUN_TEST(test_medium_gpt2);
     RUN_TEST(test_medium_llama);
     return test_summary();

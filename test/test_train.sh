@@ -25,6 +25,12 @@ check "loss falls ($first -> $last)" awk -v a="$first" -v b="$last" 'BEGIN { exi
 check "progress line shows loss, tok/s and ETA" grep -qE 'step +20/20 \| loss [0-9.]+ .*tok/s \| ETA' "$tmp/a.log"
 check "validation loss logged" grep -q '"val_loss"' "$tmp/a/metrics.jsonl"
 
+# --layers cuts the preset (a big model's layer shapes in a benchmark); a resume keeps the run's
+$train "${common[@]}" --layers 1 --steps 2 --val '' --out "$tmp/layers" >"$tmp/layers.log" 2>&1
+check "--layers 1 trains a one-layer tiny-llama" grep -q "tiny-llama: llama, 1 layers" "$tmp/layers.log"
+$train "${common[@]}" --layers 3 --steps 4 --val '' --out "$tmp/layers" >"$tmp/layers3.log" 2>&1
+check "--layers refuses to resume a run of another depth" grep -q "the run in .* has 1 layers" "$tmp/layers3.log"
+
 # stop at 10, resume to 20: the same losses and byte-identical final weights
 mkdir -p "$tmp/b"
 cp "$tmp/a/ckpt_00000010.safetensors" "$tmp/b/"

@@ -136,6 +136,11 @@ static void nccl_broadcast(Comm *c, void *buf, size_t bytes, int root) {
 
 static double nccl_sum(Comm *c, double x) {
     NcclComm *n = c->impl;
+    // A host scalar goes over MPI when MPI launched the ranks: through NCCL it would
+    // wait on the host for every collective queued before it on the stream (the
+    // gradient buckets, the parameter broadcasts), and the host could not enqueue
+    // the next forward meanwhile. Under torchrun there is no MPI: it takes the stream.
+    if (n->boot.ops) return comm_mpi_ops.sum(&n->boot, x);
     // copy in, reduce and copy out in order on the one (non-blocking) stream: a plain
     // cudaMemcpy runs on the legacy stream, which that stream does not wait for, and
     // from pageable memory it may return before the copy has reached the device

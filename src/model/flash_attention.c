@@ -1,9 +1,11 @@
 // CPU model of kernels/flash_attention.cu (see include/flash_attention.h): the same
-// blocks and tiles, the same order of accumulation, the same roundings. A row of
-// the model is a row of a warp's mma fragments; rows are independent, so the model
-// walks them one at a time. Each mma adds a 16-term fp32 partial sum into its
+// blocks and tiles, the same order of accumulation, the same roundings. The forward
+// walks query rows one at a time (a row of a warp's mma fragments; rows are
+// independent); the backward walks the kernel's key blocks, as the dQ they share
+// is summed in their order. Each mma adds a 16-term fp32 partial sum into its
 // accumulator (mma_dot); bf16 rounding happens where the kernel packs registers to
-// bf16: the probabilities P before P.V, dS before dS.K and dS.Q, and the outputs.
+// bf16: the probabilities P before P.V and P^T.dO, dS before dS.K and dS^T.Q, and
+// the outputs.
 #include <math.h>
 #include <stdlib.h>
 #include "flash_attention.h"
@@ -95,90 +97,102 @@ void flash_model_forward(float *out, float *lse, const float *qkv, int B, int T,
     }
 }
 
-// ---- backward ---------------------------------------------------------------------
-// D_i = rowsum(dO_i * O_i) first; then P is recomputed from the saved lse, dP = dO.V^T,
-// dS = P (dP - D), and two passes that each own their outputs (no atomics):
-// dQ = scale dS.K (block: FLASH_ROWS queries, key tiles of FLASH_BWD_COLS) and
-// dV = P^T.dO, dK = scale dS^T.Q (block: FLASH_ROWS keys of one kv head; the group's
-// query heads in order, query tiles of FLASH_BWD_COLS from the block's diagonal).
+// ---- backward: one block = FLASH_ROWS keys of one (batch, kv head) ----------------
+// D_i = rowsum(dO_i * O_i) first. A block walks the group's query heads in order and
+// each head's query tiles of FLASH_BWD_COLS from its diagonal on; per tile, P from
+// the saved lse, dP = dO.V^T, dS = P (dP - D) once, rounded to bf16 for the three
+// products: dV += bf16(P)^T.dO and dK += dS^T.Q per key row (the block's registers),
+// and the block's dQ partial, dS.K over its FLASH_ROWS keys (a fresh mma
+// accumulator, k-steps of 16), added into the fp32 dQ accumulator of the tile's
+// rows. Key blocks add there in ascending order (the deterministic kernel's
+// semaphore order), which the model gets by walking a (b, kv head)'s key blocks in
+// order on one thread; dqkv += scale dQ at the end. fmaf where the kernel fuses.
 typedef struct {
     const float *qkv, *dout, *lse, *D;   // D[B,NH,T]
+    float *dqkv, *dq_acc;                // dq_acc[B,NH,T,HS]
     int T, NH, NKV, HS;
     size_t row;
-    float scale, scale_log2;
+    float scale_log2;
 } BackwardArgs;
 
-// dS of query i and key j (j <= i), with P written to *p
-static float dscore(const BackwardArgs *a, int b, int h, int i, int j, float *p) {
-    int g = h / (a->NH / a->NKV);
-    const float *base = a->qkv + (size_t)b * a->T * a->row;
-    const float *q = base + i * a->row + (size_t)h * a->HS, *k = base + j * a->row + (size_t)(a->NH + g) * a->HS;
-    const float *v = base + j * a->row + (size_t)(a->NH + a->NKV + g) * a->HS;
-    const float *dO = a->dout + ((size_t)b * a->T + i) * a->NH * a->HS + (size_t)h * a->HS;
-    size_t bh = ((size_t)b * a->NH + h) * a->T + i;
-    *p = exp2f(mma_dot(q, 1, k, 1, a->HS) * a->scale_log2 - a->lse[bh] * LOG2E);
-    return *p * (mma_dot(dO, 1, v, 1, a->HS) - a->D[bh]);
-}
-
-static void backward_dq_row(float *dq_out, const BackwardArgs *a, int b, int h, int i, int last) {
-    int g = h / (a->NH / a->NKV), HS = a->HS;
-    const float *k = a->qkv + (size_t)b * a->T * a->row + (size_t)(a->NH + g) * HS;
-    float dq[MAX_HS] = {0}, ds[FLASH_BWD_COLS], p;
-    for (int k0 = 0; k0 <= last; k0 += FLASH_BWD_COLS) {
-        for (int jj = 0; jj < FLASH_BWD_COLS; jj++) {
-            int j = k0 + jj;
-            ds[jj] = j <= i ? flash_bf16_round(dscore(a, b, h, i, j, &p)) : 0;
-        }
-        for (int d = 0; d < HS; d++) {
-            for (int j0 = k0; j0 < k0 + FLASH_BWD_COLS; j0 += FLASH_MMA_K) {
-                float part = 0;
-                for (int j = j0; j < j0 + FLASH_MMA_K && j <= i; j++) part += ds[j - k0] * k[j * a->row + d];
-                dq[d] += part;
-            }
+// P and dS of one query tile against the block's keys, [query][key], 0 where masked
+static void block_scores(const BackwardArgs *a, int b, int h, int i0, int j0, float (*p)[FLASH_ROWS],
+                         float (*ds)[FLASH_ROWS]) {
+    int g = h / (a->NH / a->NKV), HS = a->HS, T = a->T;
+    const float *base = a->qkv + (size_t)b * T * a->row;
+    for (int ii = 0; ii < FLASH_BWD_COLS; ii++) {
+        int i = i0 + ii;
+        for (int jj = 0; jj < FLASH_ROWS; jj++) p[ii][jj] = ds[ii][jj] = 0;
+        if (i >= T) continue;   // queries past T: zero-filled rows in the kernel
+        const float *q = base + i * a->row + (size_t)h * HS;
+        const float *dO = a->dout + ((size_t)b * T + i) * a->NH * HS + (size_t)h * HS;
+        size_t bh = ((size_t)b * a->NH + h) * T + i;
+        for (int jj = 0; jj < FLASH_ROWS; jj++) {
+            int j = j0 + jj;
+            if (j > i) continue;
+            const float *k = base + j * a->row + (size_t)(a->NH + g) * HS, *v = k + (size_t)a->NKV * HS;
+            float pij = exp2f(mma_dot(k, 1, q, 1, HS) * a->scale_log2 - a->lse[bh] * LOG2E);
+            ds[ii][jj] = flash_bf16_round(pij * (mma_dot(v, 1, dO, 1, HS) - a->D[bh]));
+            p[ii][jj] = flash_bf16_round(pij);
         }
     }
-    for (int d = 0; d < HS; d++) dq_out[d] = flash_bf16_round(dq_out[d] + dq[d] * a->scale);
 }
 
-static void backward_dkv_row(float *dk_out, float *dv_out, const BackwardArgs *a, int b, int g, int j, int j0) {
-    int group = a->NH / a->NKV, HS = a->HS, T = a->T;
-    const float *base = a->qkv + (size_t)b * T * a->row;
-    float dk[MAX_HS] = {0}, dv[MAX_HS] = {0}, p[FLASH_BWD_COLS], ds[FLASH_BWD_COLS];
+static void backward_block(const BackwardArgs *a, int b, int g, int kb) {
+    int group = a->NH / a->NKV, HS = a->HS, T = a->T, j0 = kb * FLASH_ROWS, rows = min_int(FLASH_ROWS, T - j0);
+    const float *base = a->qkv + (size_t)b * T * a->row, *k = base + (size_t)(a->NH + g) * HS;
+    float(*dk)[MAX_HS] = xcalloc(FLASH_ROWS, sizeof *dk), (*dv)[MAX_HS] = xcalloc(FLASH_ROWS, sizeof *dv);
+    float p[FLASH_BWD_COLS][FLASH_ROWS], ds[FLASH_BWD_COLS][FLASH_ROWS];
     for (int h = g * group; h < (g + 1) * group; h++) {
         const float *q = base + (size_t)h * HS, *dO = a->dout + (size_t)b * T * a->NH * HS + (size_t)h * HS;
-        for (int i0 = j0 / FLASH_BWD_COLS * FLASH_BWD_COLS; i0 < T; i0 += FLASH_BWD_COLS) {
-            for (int ii = 0; ii < FLASH_BWD_COLS; ii++) {
-                int i = i0 + ii;
-                p[ii] = ds[ii] = 0;
-                if (i >= j && i < T) {
-                    ds[ii] = flash_bf16_round(dscore(a, b, h, i, j, &p[ii]));
-                    p[ii] = flash_bf16_round(p[ii]);
+        for (int i0 = j0; i0 < T; i0 += FLASH_BWD_COLS) {
+            block_scores(a, b, h, i0, j0, p, ds);
+            int qn = min_int(FLASH_BWD_COLS, T - i0);
+            for (int jj = 0; jj < rows; jj++) {
+                for (int d = 0; d < HS; d++) {
+                    for (int s0 = 0; s0 < qn; s0 += FLASH_MMA_K) {   // k-steps over the tile's queries
+                        float part_v = 0, part_k = 0;
+                        for (int ii = s0; ii < s0 + FLASH_MMA_K && ii < qn; ii++) {
+                            part_v += p[ii][jj] * dO[(size_t)(i0 + ii) * a->NH * HS + d];
+                            part_k += ds[ii][jj] * q[(i0 + ii) * a->row + d];
+                        }
+                        dv[jj][d] += part_v;
+                        dk[jj][d] += part_k;
+                    }
                 }
             }
-            for (int d = 0; d < HS; d++) {
-                for (int s0 = i0; s0 < i0 + FLASH_BWD_COLS; s0 += FLASH_MMA_K) {
-                    float part_v = 0, part_k = 0;
-                    for (int i = s0; i < s0 + FLASH_MMA_K && i < T; i++) {
-                        part_v += p[i - i0] * dO[i * a->NH * HS + d];
-                        part_k += ds[i - i0] * q[i * a->row + d];
+            for (int ii = 0; ii < qn; ii++) {
+                float *acc = a->dq_acc + (((size_t)b * a->NH + h) * T + i0 + ii) * HS;
+                for (int d = 0; d < HS; d++) {
+                    float part_q = 0;   // the block's mma accumulator, from zero
+                    for (int s0 = 0; s0 < rows; s0 += FLASH_MMA_K) {   // k-steps over the block's keys
+                        float part = 0;
+                        for (int jj = s0; jj < s0 + FLASH_MMA_K && jj < rows; jj++)
+                            part += ds[ii][jj] * k[(j0 + jj) * a->row + d];
+                        part_q += part;
                     }
-                    dv[d] += part_v;
-                    dk[d] += part_k;
+                    acc[d] += part_q;
                 }
             }
         }
     }
-    for (int d = 0; d < HS; d++) {
-        dk_out[d] = flash_bf16_round(dk_out[d] + dk[d] * a->scale);
-        dv_out[d] = flash_bf16_round(dv_out[d] + dv[d]);
+    float scale = 1 / sqrtf((float)HS);
+    for (int jj = 0; jj < rows; jj++) {
+        float *dkd = a->dqkv + ((size_t)b * T + j0 + jj) * a->row + (size_t)(a->NH + g) * HS;
+        float *dvd = dkd + (size_t)a->NKV * HS;
+        for (int d = 0; d < HS; d++) {
+            dkd[d] = flash_bf16_round(fmaf(dk[jj][d], scale, dkd[d]));
+            dvd[d] = flash_bf16_round(dvd[d] + dv[jj][d]);
+        }
     }
+    free(dk), free(dv);
 }
 
 void flash_model_backward(float *dqkv, const float *dout, const float *qkv, const float *out, const float *lse, int B,
                           int T, int NH, int NKV, int HS) {
     check_head_size("flash_model_backward", HS);
     size_t row = (size_t)(NH + 2 * NKV) * HS, rows = (size_t)B * NH * T;
-    float *D = xmalloc(rows * sizeof(float));
+    float *D = xmalloc(rows * sizeof(float)), *dq_acc = xcalloc(rows * HS, sizeof(float));
 #pragma omp parallel for
     for (size_t r = 0; r < rows; r++) {   // r = (b, h, i)
         size_t i = r % T, h = r / T % NH, b = r / ((size_t)T * NH);
@@ -187,25 +201,19 @@ void flash_model_backward(float *dqkv, const float *dout, const float *qkv, cons
         for (int c = 0; c < HS; c++) s += d[c] * o[c];
         D[r] = s;
     }
-    BackwardArgs a = {qkv, dout, lse, D, T, NH, NKV, HS, row, 1 / sqrtf((float)HS), LOG2E / sqrtf((float)HS)};
+    BackwardArgs a = {qkv, dout, lse, D, dqkv, dq_acc, T, NH, NKV, HS, row, LOG2E / sqrtf((float)HS)};
     int blocks = (T + FLASH_ROWS - 1) / FLASH_ROWS;
-#pragma omp parallel for collapse(3) schedule(dynamic)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++)
-            for (int qb = 0; qb < blocks; qb++) {
-                int q0 = qb * FLASH_ROWS, last = min_int(T, q0 + FLASH_ROWS) - 1;
-                for (int i = q0; i <= last; i++)
-                    backward_dq_row(dqkv + ((size_t)b * T + i) * row + (size_t)h * HS, &a, b, h, i, last);
-            }
-#pragma omp parallel for collapse(3) schedule(dynamic)
+    // a (b, kv head) on one thread: its key blocks add into dq_acc in ascending order
+#pragma omp parallel for collapse(2) schedule(dynamic)
     for (int b = 0; b < B; b++)
         for (int g = 0; g < NKV; g++)
-            for (int kb = 0; kb < blocks; kb++) {
-                int j0 = kb * FLASH_ROWS, last = min_int(T, j0 + FLASH_ROWS) - 1;
-                for (int j = j0; j <= last; j++) {
-                    float *dk = dqkv + ((size_t)b * T + j) * row + (size_t)(NH + g) * HS;
-                    backward_dkv_row(dk, dk + (size_t)NKV * HS, &a, b, g, j, j0);
-                }
-            }
-    free(D);
+            for (int kb = 0; kb < blocks; kb++) backward_block(&a, b, g, kb);
+    float scale = 1 / sqrtf((float)HS);
+#pragma omp parallel for
+    for (size_t r = 0; r < rows; r++) {   // r = (b, h, i)
+        size_t i = r % T, h = r / T % NH, b = r / ((size_t)T * NH);
+        float *dq = dqkv + (b * T + i) * row + h * HS;
+        for (int d = 0; d < HS; d++) dq[d] = flash_bf16_round(fmaf(dq_acc[r * HS + d], scale, dq[d]));
+    }
+    free(D), free(dq_acc);
 }

@@ -39,17 +39,27 @@ struct GpuModel {
     float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd, *lnf_mean, *lnf_rstd, *lse, *losses;
     floatX *dres, *dbuf_a, *dbuf_b;             // residual-stream gradient and branch scratch (N x widest)
     float *rope_cos, *rope_sin;
-    int *inputs, *targets;
+    int *input_slots;                           // 2 staging slots x (inputs, targets), N each
+    int *inputs, *targets;                      // the slot of the last forward
     void *scratch;                              // kernels' workspaces, shared (one stream)
     double *sumsq;
-    float *clip_scale, *norm;
+    float *clip_scale;
+    GpuStepStats *stats;                        // the loss accumulator, the norm and the guard's flag
     void *memory;                               // everything above, one allocation
     size_t bytes[MEM_CLASSES];
-    float *losses_host;
     cudaStream_t stream;
     int last_B, last_T, backward_ready;
-    // data parallel (several ranks): the gradient buckets and the comm's stream, on
-    // which every collective runs in issue order (doc/kernels.md, "Data-parallel overlap")
+    // input staging: pinned host slots uploaded on copy_stream; `uploaded` orders the
+    // compute stream after an upload, `consumed` marks the compute stream's last use
+    int *staged, slot;
+    cudaStream_t copy_stream;
+    cudaEvent_t uploaded[2], consumed[2];
+    // each update's statistics land in a pinned ring, complete when its event is
+    GpuStepStats *ring;
+    cudaEvent_t ring_ready[GPU_STATS_PENDING];
+    int ring_head, ring_count;
+    // data parallel: the gradient buckets and the comm's stream, on which every
+    // collective runs in issue order (doc/kernels.md, "Data-parallel overlap")
     BucketPlan plan;
     cudaStream_t comm_stream;
     cudaEvent_t compute_mark, comm_mark;   // one stream's progress for the other to wait on
@@ -82,7 +92,7 @@ static int plan_memory(GpuModel *g, Slot *s) {
     size_t widest_a = QKV > FC ? QKV : FC, widest_b = C > H ? C : H;
     size_t scratch = global_norm_scratch_bytes(), cand[] = {
         encoder_backward_scratch_bytes(g->B, g->T), layernorm_backward_scratch_bytes(N, C),
-        rmsnorm_backward_scratch_bytes(N, C), attention_backward_scratch_bytes(g->B, g->T, NH),
+        rmsnorm_backward_scratch_bytes(N, C), flash_attention_backward_scratch_bytes(g->B, g->T, NH, head_size(c)),
         matmul_backward_scratch_bytes(N, widest_a > C ? widest_a : C)};
     for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) scratch = cand[i] > scratch ? cand[i] : scratch;
     if (g->o.attention == GPU_ATTENTION_CUBLAS) {   // T x T scores
@@ -104,11 +114,12 @@ static int plan_memory(GpuModel *g, Slot *s) {
     SLOT(residual3, L * N * C * X, MEM_ACTS), SLOT(lnf, N * C * X, MEM_ACTS);
     SLOT(lnf_mean, gpt2 * N * F, MEM_ACTS), SLOT(lnf_rstd, N * F, MEM_ACTS);
     SLOT(logits, N * Vp * X, MEM_ACTS), SLOT(losses, N * F, MEM_ACTS);
-    SLOT(inputs, N * sizeof(int), MEM_ACTS), SLOT(targets, N * sizeof(int), MEM_ACTS);
+    SLOT(input_slots, 4 * N * sizeof(int), MEM_ACTS);
     SLOT(rope_cos, llama * g->T * (C / NH / 2) * F, MEM_ACTS), SLOT(rope_sin, llama * g->T * (C / NH / 2) * F, MEM_ACTS);
     SLOT(dres, N * C * X, MEM_SCRATCH), SLOT(dbuf_a, N * widest_a * X, MEM_SCRATCH);
     SLOT(dbuf_b, N * widest_b * X, MEM_SCRATCH), SLOT(scratch, scratch, MEM_SCRATCH);
-    SLOT(sumsq, sizeof(double), MEM_SCRATCH), SLOT(clip_scale, F, MEM_SCRATCH), SLOT(norm, F, MEM_SCRATCH);
+    SLOT(sumsq, sizeof(double), MEM_SCRATCH), SLOT(clip_scale, F, MEM_SCRATCH);
+    SLOT(stats, sizeof(GpuStepStats), MEM_SCRATCH);
 #undef SLOT
     return k;
 }
@@ -247,7 +258,16 @@ GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int
     for (int i = 0; i < n; i++) *slots[i].ptr = slots[i].bytes ? (char *)g->memory + offsets[i] : NULL;
     CUDA_CHECK(cudaStreamCreate(&g->stream));
     if (g->plan.num_buckets) create_overlap_events(g);
-    g->losses_host = (float *)xmalloc(sizeof(float) * B * T);
+    CUDA_CHECK(cudaStreamCreateWithFlags(&g->copy_stream, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaHostAlloc((void **)&g->staged, 4 * sizeof(int) * B * T, cudaHostAllocDefault));
+    CUDA_CHECK(cudaHostAlloc((void **)&g->ring, GPU_STATS_PENDING * sizeof(GpuStepStats), cudaHostAllocDefault));
+    for (int i = 0; i < 2; i++) {
+        CUDA_CHECK(cudaEventCreateWithFlags(&g->uploaded[i], cudaEventDisableTiming));
+        CUDA_CHECK(cudaEventCreateWithFlags(&g->consumed[i], cudaEventDisableTiming));
+    }
+    for (int i = 0; i < GPU_STATS_PENDING; i++)
+        CUDA_CHECK(cudaEventCreateWithFlags(&g->ring_ready[i], cudaEventDisableTiming));
+    g->inputs = g->input_slots, g->targets = g->input_slots + (size_t)B * T;
 
     // the fp32 weights pass through the gradient buffer: every bf16 parameter is
     // rounded from them, the master copy keeps this rank's range; padding stays 0
@@ -265,6 +285,7 @@ GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int
         CUDA_CHECK(cudaMemcpyAsync(g->v, opt->v, mine, cudaMemcpyHostToDevice, s));
     }
     CUDA_CHECK(cudaMemsetAsync(g->grads, 0, g->padded * F, s));
+    CUDA_CHECK(cudaMemsetAsync(g->stats, 0, sizeof(GpuStepStats), s));
     if (c->arch == ARCH_LLAMA) {
         size_t half = head_size(c) / 2;
         float *cs = (float *)xmalloc(sizeof(float) * T * half * 2);
@@ -404,7 +425,8 @@ static void attention_backward(GpuModel *g, floatX *dqkv, const floatX *dout, co
     int NH = g->c.n_head, NKV = g->c.n_kv_head, HS = head_size(&g->c);
     switch (g->o.attention) {
     case GPU_ATTENTION_FLASH:
-        flash_attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, g->scratch, g->stream);
+        flash_attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, g->o.deterministic, g->scratch,
+                                      g->stream);
         break;
     case GPU_ATTENTION_FP32:
         attention_backward_cuda(dqkv, dout, qkv, out, lse, B, T, NH, NKV, HS, g->scratch, g->stream);
@@ -415,15 +437,37 @@ static void attention_backward(GpuModel *g, floatX *dqkv, const floatX *dout, co
     }
 }
 
-float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale) {
+// Copies inputs (and targets) into the next pinned slot and uploads them on the copy
+// stream; the compute stream waits for the upload. The host waits only until the
+// compute stream is done with the slot's previous contents (two forwards back).
+static void stage_inputs(GpuModel *g, const int *inputs, const int *targets, int N) {
+    int k = g->slot;
+    g->slot ^= 1;
+    size_t room = (size_t)g->B * g->T;
+    CUDA_CHECK(cudaEventSynchronize(g->consumed[k]));
+    int *host = g->staged + 2 * k * room, *dev = g->input_slots + 2 * k * room;
+    memcpy(host, inputs, sizeof(int) * N);
+    if (targets) memcpy(host + room, targets, sizeof(int) * N);
+    CUDA_CHECK(cudaMemcpyAsync(dev, host, sizeof(int) * N, cudaMemcpyHostToDevice, g->copy_stream));
+    if (targets)
+        CUDA_CHECK(cudaMemcpyAsync(dev + room, host + room, sizeof(int) * N, cudaMemcpyHostToDevice, g->copy_stream));
+    CUDA_CHECK(cudaEventRecord(g->uploaded[k], g->copy_stream));
+    CUDA_CHECK(cudaStreamWaitEvent(g->stream, g->uploaded[k], 0));
+    g->inputs = dev, g->targets = dev + room;
+}
+
+// the compute stream's last use of the current slot so far (re-recorded by backward)
+static void release_inputs(GpuModel *g) { CUDA_CHECK(cudaEventRecord(g->consumed[g->slot ^ 1], g->stream)); }
+
+void gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale) {
     const ModelConfig *c = &g->c;
     if (B > g->B || T > g->T) die("gpu_model_forward: %d x %d exceeds the reserved %d x %d", B, T, g->B, g->T);
     // activations are laid out for the reserved shape; a smaller pass uses its start
     int N = B * T, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head, HS = head_size(c);
+    stage_inputs(g, inputs, targets, N);   // slots are laid out for the reserved shape
     int saved_B = g->B, saved_T = g->T;
     g->B = B, g->T = T;   // layer_acts strides by the pass's N
     cudaStream_t s = g->stream;
-    CUDA_CHECK(cudaMemcpyAsync(g->inputs, inputs, sizeof(int) * N, cudaMemcpyHostToDevice, s));
     wait_parameters(g, GRAD_GROUP_EMBEDDINGS(c));
     encoder_forward_cuda(g->encoded, g->inputs, tensor(g, g->params, P_WTE), tensor(g, g->params, P_WPE), B, T, C, s);
     int fused_gelu = c->arch == ARCH_GPT2 && g->o.fuse_gelu;
@@ -454,23 +498,24 @@ float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int 
     matmul_forward_cuda(g->logits, NULL, g->lnf, head(g, g->params), NULL, N, C, c->padded_vocab_size, s);
     g->B = saved_B, g->T = saved_T;
     g->backward_ready = 0;
-    if (!targets) {
-        CUDA_CHECK(cudaStreamSynchronize(s));
-        return 0;
+    if (targets) {
+        int count = 0;
+        for (int i = 0; i < N; i++) count += targets[i] >= 0;
+        int train = loss_scale > 0;
+        classifier_fused_cuda(g->losses, g->logits, g->targets, count ? loss_scale / count : 0.0f, N, c->vocab_size,
+                              c->padded_vocab_size, train, s);
+        loss_sum_cuda(&g->stats->loss_sum, g->losses, N, s);
+        g->last_B = B, g->last_T = T, g->backward_ready = train;
     }
-    int count = 0;
-    for (int i = 0; i < N; i++) count += targets[i] >= 0;
-    int train = loss_scale > 0;
-    CUDA_CHECK(cudaMemcpyAsync(g->targets, targets, sizeof(int) * N, cudaMemcpyHostToDevice, s));
-    classifier_fused_cuda(g->losses, g->logits, g->targets, count ? loss_scale / count : 0.0f, N, c->vocab_size,
-                          c->padded_vocab_size, train, s);
-    CUDA_CHECK(cudaMemcpyAsync(g->losses_host, g->losses, sizeof(float) * N, cudaMemcpyDeviceToHost, s));
-    CUDA_CHECK(cudaStreamSynchronize(s));
-    double sum = 0;
-    for (int i = 0; i < N; i++)
-        if (targets[i] >= 0) sum += g->losses_host[i];
-    g->last_B = B, g->last_T = T, g->backward_ready = train;
-    return count ? (float)(sum / count) : 0.0f;
+    release_inputs(g);
+}
+
+double gpu_model_loss_sum(GpuModel *g) {
+    double sum;
+    CUDA_CHECK(cudaMemcpyAsync(&sum, &g->stats->loss_sum, sizeof sum, cudaMemcpyDeviceToHost, g->stream));
+    CUDA_CHECK(cudaMemsetAsync(&g->stats->loss_sum, 0, sizeof sum, g->stream));
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+    return sum;
 }
 
 void gpu_model_backward(GpuModel *g, int last_micro) {
@@ -527,18 +572,29 @@ void gpu_model_backward(GpuModel *g, int last_micro) {
     encoder_backward_cuda(tensor(g, g->grads, P_WTE), tensor(g, g->grads, P_WPE), g->dres, g->inputs, B, T, C,
                           g->o.deterministic, g->scratch, s);
     gradients_done(g, GRAD_GROUP_EMBEDDINGS(c));
+    release_inputs(g);
     g->B = saved_B, g->T = saved_T;
     g->backward_ready = 0;
+}
+
+// x[0, n) <- 0 unless a step has diverged: its gradients stay for the host's diagnosis
+__global__ static void zero_unless_diverged_kernel(float *x, size_t n, const GpuStepStats *stats) {
+    if (stats->diverged) return;
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        x[i] = 0.0f;
 }
 
 void gpu_model_zero_grad(GpuModel *g) {
     // reductions a step issued but did not finish (its update never came) read the gradients
     if (g->reducing) compute_waits_for_comm(g);
     g->reducing = 0;
-    CUDA_CHECK(cudaMemsetAsync(g->grads, 0, g->padded * sizeof(float), g->stream));
+    size_t blocks = ceil_div(g->padded, 256);
+    zero_unless_diverged_kernel<<<blocks < 65536 ? blocks : 65536, 256, 0, g->stream>>>(g->grads, g->padded, g->stats);
+    CUDA_CHECK_LAUNCH();
+    CUDA_CHECK(cudaMemsetAsync(&g->stats->loss_sum, 0, sizeof(double), g->stream));
 }
 
-float gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm) {
+void gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm) {
     cudaStream_t s = g->stream;
     if (g->plan.num_buckets) {
         // the reductions the backward did not issue (no backward of this step was its last) go now
@@ -554,17 +610,27 @@ float gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, flo
         comm_sum_in_place(g->o.comm, g->sumsq, 1);
         compute_waits_for_comm(g);
     }
-    clip_scale_cuda(g->clip_scale, g->norm, g->sumsq, max_norm, s);
+    clip_scale_cuda(g->clip_scale, &g->stats->norm, g->sumsq, max_norm, &g->stats->loss_sum, &g->stats->diverged, s);
     adamw_step_cuda(g->params, g->master, g->grads, g->m, g->v, g->begin, g->end, g->tensor_offsets,
                     NUM_PARAM_TENSORS, cfg->decay_mask, lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay, t,
                     g->clip_scale, 0, s);
     // each rank wrote the bf16 parameters of its range; the others' come over the wire
     // while the next forward runs
     if (g->sharded) share_parameters(g);
-    float norm;
-    CUDA_CHECK(cudaMemcpyAsync(&norm, g->norm, sizeof norm, cudaMemcpyDeviceToHost, s));
-    CUDA_CHECK(cudaStreamSynchronize(s));
-    return norm;
+    if (g->ring_count == GPU_STATS_PENDING)
+        die("gpu_model_update: %d updates wait unread (gpu_model_step_stats)", GPU_STATS_PENDING);
+    int k = (g->ring_head + g->ring_count++) % GPU_STATS_PENDING;
+    CUDA_CHECK(cudaMemcpyAsync(&g->ring[k], g->stats, sizeof(GpuStepStats), cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaEventRecord(g->ring_ready[k], s));
+    CUDA_CHECK(cudaMemsetAsync(&g->stats->loss_sum, 0, sizeof(double), s));   // taken with the statistics
+}
+
+int gpu_model_step_stats(GpuModel *g, GpuStepStats *out) {
+    if (g->ring_count == 0) return 0;
+    CUDA_CHECK(cudaEventSynchronize(g->ring_ready[g->ring_head]));
+    *out = g->ring[g->ring_head];
+    g->ring_head = (g->ring_head + 1) % GPU_STATS_PENDING, g->ring_count--;
+    return 1;
 }
 
 // host[0, hi - lo) <- elements [lo, hi) of a vector whose optimizer range this rank
@@ -607,7 +673,14 @@ void gpu_model_free(GpuModel *g) {
         free(g->params_ready);
         bucket_plan_free(&g->plan);
     }
+    CUDA_CHECK(cudaStreamDestroy(g->copy_stream));
+    for (int i = 0; i < 2; i++) {
+        CUDA_CHECK(cudaEventDestroy(g->uploaded[i]));
+        CUDA_CHECK(cudaEventDestroy(g->consumed[i]));
+    }
+    for (int i = 0; i < GPU_STATS_PENDING; i++) CUDA_CHECK(cudaEventDestroy(g->ring_ready[i]));
+    CUDA_CHECK(cudaFreeHost(g->staged));
+    CUDA_CHECK(cudaFreeHost(g->ring));
     CUDA_CHECK(cudaFree(g->memory));
-    free(g->losses_host);
     free(g);
 }

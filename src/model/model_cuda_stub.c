@@ -23,11 +23,13 @@ GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int
 #define UNREACHABLE die("%s: this build has no CUDA support", __func__)
 size_t gpu_model_bytes(const GpuModel *g) { UNREACHABLE; }
 void gpu_model_print_memory(const GpuModel *g) { UNREACHABLE; }
-float gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale) {
+void gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale) {
     UNREACHABLE;
 }
+double gpu_model_loss_sum(GpuModel *g) { UNREACHABLE; }
 void gpu_model_backward(GpuModel *g, int last_micro) { UNREACHABLE; }
 void gpu_model_zero_grad(GpuModel *g) { UNREACHABLE; }
-float gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm) { UNREACHABLE; }
+void gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm) { UNREACHABLE; }
+int gpu_model_step_stats(GpuModel *g, GpuStepStats *out) { UNREACHABLE; }
 void gpu_model_download(GpuModel *g, Model *m, OptimizerState *opt) { UNREACHABLE; }
 void gpu_model_free(GpuModel *g) {}
