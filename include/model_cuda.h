@@ -92,12 +92,14 @@ void gpu_model_backward(GpuModel *g, int last_micro);
 void gpu_model_zero_grad(GpuModel *g);
 // Averages the gradients over the ranks (several ranks), clips them to max_norm (0:
 // off) by the global norm, and takes one AdamW step (t 1-based) over this rank's
-// range; ZeRO-1 then all-gathers the parameters. A step whose loss sum or gradient
+// range; ZeRO-1 then broadcasts each bucket's parameters from their owners, which
+// the next forward's layers wait for one bucket at a time. A step whose loss sum or gradient
 // norm is not finite is not taken, and neither is any later one (a sticky flag on
 // the device): the weights stay those before it, and its gradients stay in place
 // (gpu_model_zero_grad leaves them) for the host to inspect once it reads the stats.
-// With several ranks it is a collective: every rank calls it. One rank: enqueued,
-// no host sync; several: the collectives wait for the model's stream first.
+// With several ranks it is a collective: every rank calls it. Enqueued, no host
+// sync: the comm's stream and the model's wait on each other through events (the
+// gradient buckets the last backward did not reduce are reduced here).
 void gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm);
 // what one update computed, as the device left it after the step
 typedef struct {
