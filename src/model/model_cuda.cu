@@ -250,6 +250,7 @@ GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int
     if (need > free_bytes) {
         scpt_set_error("model_cuda: batch %d x %d needs %.2f GiB of device memory, %.2f GiB are free (lower --batch, "
                        "or --recompute 1)", B, T, need / 1073741824.0, free_bytes / 1073741824.0);
+        bucket_plan_free(&g->plan);
         free(g);
         return NULL;
     }
