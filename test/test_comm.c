@@ -128,37 +128,14 @@ static void test_collectives(void) {
     size_t sizes[] = {1, 2, 101};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         size_t n = sizes[k], b, e;
-        float *x = xmalloc(n * sizeof(float)), *shard = xmalloc((n + 1) * sizeof(float));
-        for (size_t i = 0; i < n; i++) x[i] = value(comm.rank, i);
-        comm_all_reduce_mean(&comm, x, n);
-        int bad = 0;
-        for (size_t i = 0; i < n; i++) bad += x[i] != mean_value(comm.world, i);
-        CHECK(bad == 0, "all-reduce mean of %zu: %d wrong", n, bad);
-
-        for (size_t i = 0; i < n; i++) x[i] = value(comm.rank, i);
+        float *x = xmalloc(n * sizeof(float));
         comm_shard(&comm, n, &b, &e);
-        comm_reduce_scatter_mean(&comm, x, shard, n);
-        bad = 0;
-        for (size_t i = b; i < e; i++) bad += shard[i - b] != mean_value(comm.world, i);
-        CHECK(bad == 0, "reduce-scatter of %zu, rank %d [%zu, %zu): %d wrong", n, comm.rank, b, e, bad);
-
         for (size_t i = 0; i < n; i++) x[i] = i >= b && i < e ? (float)(i * 3) : -1.0f;
         comm_all_gather(&comm, x, n);
-        bad = 0;
+        int bad = 0;
         for (size_t i = 0; i < n; i++) bad += x[i] != (float)(i * 3);
         CHECK(bad == 0, "all-gather of %zu: %d wrong", n, bad);
-        // elements of other sizes, moved as bytes: 2 (bf16 parameters), 3 (any size)
-        for (size_t size = 2; size <= 3; size++) {
-            unsigned char *y = xmalloc(n * size);
-            for (size_t i = 0; i < n * size; i++) y[i] = i / size >= b && i / size < e ? (unsigned char)(i * 7 + 1) : 0;
-            comm_all_gather_elems(&comm, y, n, size);
-            bad = 0;
-            for (size_t i = 0; i < n * size; i++) bad += y[i] != (unsigned char)(i * 7 + 1);
-            CHECK(bad == 0, "all-gather of %zu %zu-byte elements: %d wrong", n, size, bad);
-            free(y);
-        }
         free(x);
-        free(shard);
     }
     char msg[32];
     snprintf(msg, sizeof msg, "from %d", comm.rank);

@@ -43,8 +43,8 @@ common=(--model tiny-llama-hs64 --device cuda --deterministic 1 --train "$tmp/tr
 short=(--steps 12 --clip 0)
 ckpt12=ckpt_00000012.safetensors
 
-# ---- one GPU: the NCCL collectives (incl. the in-place reduce-scatter and the bf16
-# all-gather the GPU step uses), then NCCL at world 1 is the single-process run, bit for bit.
+# ---- one GPU: the NCCL collectives (incl. the bucket reduce and bf16 broadcast the
+# GPU step uses), then NCCL at world 1 is the single-process run, bit for bit.
 "$tests/test_comm_nccl" >"$tmp/comm1.log" 2>&1
 check "NCCL collectives at world 1 (exit $?)" grep -q '^tally: pass=2 fail=0' "$tmp/comm1.log" At world 1 the
 # NCCL backend only sums host scalars (the loss) over one rank, which is exact.

@@ -12,8 +12,6 @@ struct CommOps {
     // sets c->rank/world/local_rank/impl from the runtime; -1 with scpt_error()
     int (*init)(Comm *c, int *argc, char ***argv);
     void (*finalize)(Comm *c);
-    void (*all_reduce_mean)(Comm *c, float *x, size_t n);
-    void (*reduce_scatter_mean)(Comm *c, float *x, float *shard, size_t n);
     void (*all_gather)(Comm *c, void *x, size_t n, size_t elem_size);
     void (*broadcast)(Comm *c, void *buf, size_t bytes, int root);
     void (*barrier)(Comm *c);

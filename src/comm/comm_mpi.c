@@ -88,46 +88,16 @@ static void scale(float *x, size_t n, float s) {
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 
-static void mpi_all_reduce_mean(Comm *c, float *x, size_t n) {
-    MpiComm *m = c->impl;
-    size_t buckets = reserve_buckets(c, n);
-    for (size_t b = 0; b < buckets; b++) {
-        size_t lo = b * c->bucket_elems, len = n - lo < c->bucket_elems ? n - lo : c->bucket_elems;
-        MPI_Iallreduce(MPI_IN_PLACE, x + lo, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &m->requests[b]);
-    }
-    wait_all(c, buckets);
-    scale(x, n, 1.0f / c->world);
-}
-
 // For bucket [lo, hi): how many of its elements fall in each rank's shard, and where
-// (relative to lo) they start. Returns where this rank's part starts in its shard.
-static size_t bucket_split(const Comm *c, size_t n, size_t lo, size_t hi, int *counts, int *displs) {
-    size_t mine = 0;
+// (relative to lo) they start.
+static void bucket_split(const Comm *c, size_t n, size_t lo, size_t hi, int *counts, int *displs) {
     for (int r = 0; r < c->world; r++) {
         size_t sb, se;
         comm_shard_of(c, r, n, &sb, &se);
         size_t a = sb > lo ? sb : lo, e = se < hi ? se : hi;
         counts[r] = a < e ? (int)(e - a) : 0;
         displs[r] = a < e ? (int)(a - lo) : 0;
-        if (r == c->rank && a < e) mine = a - sb;
     }
-    return mine;
-}
-
-static void mpi_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t n) {
-    MpiComm *m = c->impl;
-    size_t buckets = reserve_buckets(c, n), begin, end;
-    comm_shard(c, n, &begin, &end);
-    for (size_t b = 0; b < buckets; b++) {
-        size_t lo = b * c->bucket_elems, hi = n - lo < c->bucket_elems ? n : lo + c->bucket_elems;
-        int *counts = m->counts + b * c->world;
-        size_t at = bucket_split(c, n, lo, hi, counts, m->displs + b * c->world);
-        // the shards are contiguous, so the bucket's rank parts follow each other as
-        // MPI_Reduce_scatter expects (counts in rank order, no gaps)
-        MPI_Ireduce_scatter(x + lo, shard + at, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &m->requests[b]);
-    }
-    wait_all(c, buckets);
-    scale(shard, end - begin, 1.0f / c->world);
 }
 
 // elements of any size as one contiguous MPI type, so counts and displacements stay in
@@ -222,8 +192,7 @@ static double mpi_sum(Comm *c, double x) {
 }
 
 const CommOps comm_mpi_ops = {
-    .name = "mpi", .init = mpi_init, .finalize = mpi_finalize, .all_reduce_mean = mpi_all_reduce_mean,
-    .reduce_scatter_mean = mpi_reduce_scatter_mean, .all_gather = mpi_all_gather, .broadcast = mpi_broadcast,
+    .name = "mpi", .init = mpi_init, .finalize = mpi_finalize, .all_gather = mpi_all_gather, .broadcast = mpi_broadcast,
     .barrier = mpi_barrier, .sum = mpi_sum, .reduce_pieces = mpi_reduce_pieces,
     .broadcast_pieces = mpi_broadcast_pieces, .sum_in_place = mpi_sum_in_place,
 };
