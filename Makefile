@@ -22,7 +22,7 @@ objs = $(patsubst %,$(B)/%.o,$(1))
 UTIL_PART   := util/util util/args
 DATA_PART   := data/shard data/loader
 # the CPU twins of the kernels, one family per file, and the model built from them
-LAYERS_PART := $(addprefix model/,encoder layernorm rmsnorm matmul rope attention gelu swiglu residual classifier adamw global_norm)
+LAYERS_PART := $(addprefix model/,encoder layernorm rmsnorm matmul rope attention gelu swiglu residual residual_norm classifier adamw global_norm)
 MODEL_PART  := $(LAYERS_PART) model/config model/model model/optim model/roofline
 CKPT_PART   := weights/safetensors weights/checkpoint util/metrics
 
@@ -46,6 +46,9 @@ $(B)/test/test_model: $(call objs,$(MODEL_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: $(call objs,$(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(B)/test/test_checkpoint: test_libs := -lcjson
 $(B)/test/test_gradcheck: $(patsubst %,$(B)/f64/%.o,$(MODEL_PART) util/util)
+# the CPU twins of the fused residual + norm kernels (kernels/residual_norm.cu) against their definition
+TESTS += test_residual_norm
+$(B)/test/test_residual_norm: $(call objs,$(LAYERS_PART) $(UTIL_PART))
 # the CPU model of the tensor-core attention (kernels/flash_attention.cu) against the reference
 TESTS += test_flash_model
 $(B)/test/test_flash_model: $(call objs,model/flash_attention model/attention $(UTIL_PART))
@@ -152,7 +155,7 @@ NVCC_FLAGS := -O3 -std=c++17 -g -lineinfo -Iinclude -Ikernels -MMD -MP \
               -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
               -Xcompiler -Wall,-Wextra,-Wno-unused-parameter -Werror all-warnings
 CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudart -lcublas -lstdc++
-KERNELS_PART := encoder layernorm rmsnorm rope attention flash_attention attention_gemm gelu swiglu residual classifier adamw global_norm
+KERNELS_PART := encoder layernorm rmsnorm rope attention flash_attention attention_gemm gelu swiglu residual residual_norm classifier adamw global_norm
 KERNELS_OBJS := $(patsubst %,$(CUDA_B)/kernels/%.o,$(KERNELS_PART))
 # dev/cuda: one benchmark per kernel family (see dev/cuda/README.md)
 KERNEL_BENCHES := $(patsubst dev/cuda/%.cu,%,$(wildcard dev/cuda/bench_*.cu))

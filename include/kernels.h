@@ -108,6 +108,15 @@ void swiglu_backward_cuda(floatX *dinp, const floatX *inp, const floatX *dout, i
 void residual_forward_cuda(floatX *out, const floatX *a, const floatX *b, size_t n, cudaStream_t stream);
 void residual_backward_cuda(floatX *da, floatX *db, const floatX *dout, size_t n, cudaStream_t stream);
 
+// ---- residual_norm: residual = a + b (rounded to bf16 as residual_forward_cuda rounds
+// it), then the norm of that residual, in one kernel; out, mean and rstd are the bits
+// layernorm_forward_cuda / rmsnorm_forward_cuda give from the same residual ------------
+void residual_layernorm_forward_cuda(floatX *residual, floatX *out, float *mean, float *rstd, const floatX *a,
+                                     const floatX *b, const floatX *weight, const floatX *bias, int N, int C,
+                                     float eps, cudaStream_t stream);
+void residual_rmsnorm_forward_cuda(floatX *residual, floatX *out, float *rstd, const floatX *a, const floatX *b,
+                                   const floatX *weight, int N, int C, float eps, cudaStream_t stream);
+
 // ---- classifier: softmax over the first V of Vp logits, cross-entropy, and the
 // logits' gradient, fused in one kernel (the CPU twins classifier_forward then
 // classifier_backward). losses[n] = -log p[target] (0 where target < 0). With
@@ -131,7 +140,8 @@ void adamw_update_cuda(floatX *params, float *master, const float *grads, float 
                        float beta1, float beta2, float eps, float weight_decay, int t, const float *grad_scale,
                        uint64_t sr_seed, size_t index0, cudaStream_t stream);
 // One step over the range [begin, end) of the flat parameter vector (the whole
-// model, or a ZeRO-1 shard), tensor by tensor as optimizer_step does: params and
+// model, or a ZeRO-1 shard) in one launch, each tensor's elements getting what
+// optimizer_step gives them (at most 32 tensors): params and
 // grads are the whole flat vectors (global indices), master/m/v hold only the
 // range (index i - begin). tensor_offsets (host) has ntensors + 1 entries (the
 // last is the total); bit i of decay_mask: tensor i gets weight decay.

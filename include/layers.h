@@ -64,6 +64,13 @@ void swiglu_backward(real *dinp, const real *inp, const real *dout, int N, int H
 void residual_forward(real *out, const real *a, const real *b, size_t n);
 void residual_backward(real *da, real *db, const real *dout, size_t n);
 
+// residual = a + b, then the norm of residual into out (as residual_forward then the
+// norm's forward); the backward is residual_backward's identity plus the norm's backward
+void residual_layernorm_forward(real *residual, real *out, real *mean, real *rstd, const real *a, const real *b,
+                                const real *weight, const real *bias, int N, int C, float eps);
+void residual_rmsnorm_forward(real *residual, real *out, real *rstd, const real *a, const real *b, const real *weight,
+                              int N, int C, float eps);
+
 // Softmax over the first V of Vp logits per row (the rest is vocabulary padding),
 // cross-entropy against targets. Overwrites logits with the probabilities; a target
 // < 0 marks a position without loss. losses[n] = -log p[target].

@@ -155,11 +155,14 @@ static void test_layernorm(void) {
     norm_case(1, 37, 0);
     norm_case(197, 768, 0);
     norm_case(300, 1000, 0);   // rows of 1000: vectorized, 4 loop trips with a partial one
+    norm_case(4500, 768, 0);   // more rows than the backward's 512 blocks x 8 warps: warps take several
+    norm_case(5, 8200, 0);     // the backward's accumulators of one warp above 48 KiB: more shared memory
 }
 
 static void test_rmsnorm(void) {
     norm_case(3, 37, 1);
-    norm_case(197, 2048, 1);
+    norm_case(197, 2048, 1);   // 6 warps per backward block
+    norm_case(9, 16400, 1);    // one backward warp above 48 KiB
 }
 
 // ---- rope ----------------------------------------------------------------------------
@@ -312,6 +315,118 @@ static void test_residual(void) {
     }
 }
 
+// ---- residual + norm, fused ---------------------------------------------------------------
+// multiples of 2^-6 below 2 in magnitude have 7 significant bits, so the sum of two has
+// at most 8 and is exact in bf16: the CPU twin's fp32 residual is then the GPU's
+static float *grid_floats(size_t n) {
+    float *x = (float *)xmalloc(n * sizeof(float) + 1);
+    for (size_t i = 0; i < n; i++) x[i] = (float)((int)(rng_next(&rng_state) % 255) - 127) / 64;
+    return x;
+}
+
+// the device outputs of residual + norm (mean unused by rmsnorm)
+struct ResidualNormOut {
+    floatX *residual, *out;
+    float *mean, *rstd;
+};
+
+static ResidualNormOut residual_norm_alloc(int N, int C) {
+    ResidualNormOut o;
+    size_t n = (size_t)N * C;
+    CUDA_CHECK(cudaMalloc(&o.residual, n * sizeof(floatX)));
+    CUDA_CHECK(cudaMalloc(&o.out, n * sizeof(floatX)));
+    CUDA_CHECK(cudaMalloc(&o.mean, N * sizeof(float)));
+    CUDA_CHECK(cudaMalloc(&o.rstd, N * sizeof(float)));
+    CUDA_CHECK(cudaMemset(o.mean, 0, N * sizeof(float)));
+    return o;
+}
+
+static void residual_norm_free(ResidualNormOut o) {
+    cudaFree(o.residual), cudaFree(o.out), cudaFree(o.mean), cudaFree(o.rstd);
+}
+
+// fused = 1: the fused kernel; 0: residual_forward_cuda, then the plain norm on its output
+static void residual_norm_run(ResidualNormOut o, const floatX *a, const floatX *b, const floatX *w,
+                              const floatX *bias, int N, int C, int rms, int fused) {
+    if (fused && rms) residual_rmsnorm_forward_cuda(o.residual, o.out, o.rstd, a, b, w, N, C, 1e-5f, 0);
+    else if (fused) residual_layernorm_forward_cuda(o.residual, o.out, o.mean, o.rstd, a, b, w, bias, N, C, 1e-5f, 0);
+    else {
+        residual_forward_cuda(o.residual, a, b, (size_t)N * C, 0);
+        if (rms) rmsnorm_forward_cuda(o.out, o.rstd, o.residual, w, N, C, 1e-5f, 0);
+        else layernorm_forward_cuda(o.out, o.mean, o.rstd, o.residual, w, bias, N, C, 1e-5f, 0);
+    }
+}
+
+static void residual_norm_same(const char *what, ResidualNormOut x, ResidualNormOut y, int N, int C) {
+    size_t n = (size_t)N * C;
+    const void *bufs[4][2] = {{x.residual, y.residual}, {x.out, y.out}, {x.mean, y.mean}, {x.rstd, y.rstd}};
+    size_t bytes[4] = {n * sizeof(floatX), n * sizeof(floatX), N * sizeof(float), N * sizeof(float)};
+    for (int k = 0; k < 4; k++) {
+        char *hx = download((const char *)bufs[k][0], bytes[k]), *hy = download((const char *)bufs[k][1], bytes[k]);
+        check_same(what, hx, hy, bytes[k]);
+        free(hx), free(hy);
+    }
+}
+
+static void residual_norm_case(int N, int C, int rms) {
+    size_t n = (size_t)N * C;
+    const char *name = rms ? "residual_rmsnorm" : "residual_layernorm";
+    char what[96];
+    float *a = grid_floats(n), *b = grid_floats(n), *w = random_floats(C, 1), *bias = random_floats(C, 0.5f);
+    floatX *d_a = upload_bf16(a, n), *d_b = upload_bf16(b, n), *d_w = upload_bf16(w, C), *d_bias = upload_bf16(bias, C);
+    ResidualNormOut fused = residual_norm_alloc(N, C), again = residual_norm_alloc(N, C);
+    ResidualNormOut pair = residual_norm_alloc(N, C);
+
+    float *res = (float *)xmalloc(n * sizeof(float)), *out = (float *)xmalloc(n * sizeof(float));
+    float *mean = (float *)xcalloc(N, sizeof(float)), *rstd = (float *)xmalloc(N * sizeof(float));
+    if (rms) residual_rmsnorm_forward(res, out, rstd, a, b, w, N, C, 1e-5f);
+    else residual_layernorm_forward(res, out, mean, rstd, a, b, w, bias, N, C, 1e-5f);
+    residual_norm_run(fused, d_a, d_b, d_w, d_bias, N, C, rms, 1);
+    float *g_res = download_bf16(fused.residual, n), *g_out = download_bf16(fused.out, n);
+    float *g_mean = download(fused.mean, N), *g_rstd = download(fused.rstd, N);
+    // on the grid the sum is exact on both sides: no tolerance
+    snprintf(what, sizeof what, "%s residual", name);
+    compare(what, g_res, res, n, 0, 0);
+    // the norm of the same residual: the plain norms' tolerances (norm_case)
+    snprintf(what, sizeof what, "%s out", name);
+    compare(what, g_out, out, n, BF16_RTOL, 1.0 / 512);
+    snprintf(what, sizeof what, "%s rstd", name);
+    compare(what, g_rstd, rstd, N, FP32_RTOL, 0);
+    if (!rms) compare("residual_layernorm mean", g_mean, mean, N, FP32_RTOL, 1e-6);
+
+    // off the grid the sum is rounded to bf16: the fused kernel still gives the bits of
+    // the two kernels it replaces (what the backward's recompute relies on), every time
+    cudaFree(d_a), cudaFree(d_b), free(a), free(b);
+    a = random_floats(n, 2), b = random_floats(n, 2);
+    d_a = upload_bf16(a, n), d_b = upload_bf16(b, n);
+    residual_norm_run(fused, d_a, d_b, d_w, d_bias, N, C, rms, 1);
+    residual_norm_run(again, d_a, d_b, d_w, d_bias, N, C, rms, 1);
+    residual_norm_run(pair, d_a, d_b, d_w, d_bias, N, C, rms, 0);
+    snprintf(what, sizeof what, "%s (%d x %d) vs residual then norm", name, N, C);
+    residual_norm_same(what, fused, pair, N, C);
+    snprintf(what, sizeof what, "%s (%d x %d)", name, N, C);
+    residual_norm_same(what, fused, again, N, C);
+
+    residual_norm_free(fused), residual_norm_free(again), residual_norm_free(pair);
+    cudaFree(d_a), cudaFree(d_b), cudaFree(d_w), cudaFree(d_bias);
+    free(a), free(b), free(w), free(bias), free(res), free(out), free(mean), free(rstd);
+    free(g_res), free(g_out), free(g_mean), free(g_rstd);
+}
+
+// odd C and C not a multiple of 8 (scalar path), N = 1, GPT-2 and Llama widths, 4096
+// channels (6 rows per block), N not a multiple of the rows per block, and rows wider
+// than the kernel's shared memory (the two-kernel fallback)
+static void test_residual_norm(void) {
+    for (int rms = 0; rms <= 1; rms++) {
+        residual_norm_case(1, 37, rms);
+        residual_norm_case(5, 100, rms);
+        residual_norm_case(197, 768, rms);
+        residual_norm_case(67, 2048, rms);
+        residual_norm_case(13, 4096, rms);
+        residual_norm_case(3, 24584, rms);
+    }
+}
+
 // ---- classifier --------------------------------------------------------------------------
 static void classifier_case(int N, int V, int Vp) {
     size_t n = (size_t)N * Vp;
@@ -444,8 +559,35 @@ static void test_adamw_step_range(void) {
     for (size_t i = 0; i < total; i++)
         if ((i < begin || i >= end) && g_params[i] != params[i]) touched_outside++;
     CHECK(touched_outside == 0, "%zu params outside [%zu, %zu) changed", touched_outside, begin, end);
+
+    // the one launch gives the bits of one adamw_update_cuda launch per tensor piece
+    // (stochastic rounding on: its random bits follow the global index)
+    floatX *d_params2 = upload_bf16(params, total);
+    float *d_master2 = upload(params + begin, end - begin), *d_m2 = upload(m, end - begin);
+    float *d_v2 = upload(v, end - begin);
+    CUDA_CHECK(cudaMemcpy(d_master, d_master2, (end - begin) * sizeof(float), cudaMemcpyDeviceToDevice));
+    CUDA_CHECK(cudaMemcpy(d_m, d_m2, (end - begin) * sizeof(float), cudaMemcpyDeviceToDevice));
+    CUDA_CHECK(cudaMemcpy(d_v, d_v2, (end - begin) * sizeof(float), cudaMemcpyDeviceToDevice));
+    adamw_step_cuda(d_params, d_master, d_grads, d_m, d_v, begin, end, offsets, ntensors, mask, 1e-2f, 0.9f, 0.95f,
+                    1e-8f, 0.1f, 3, NULL, 99, 0);
+    for (int i = 0; i < ntensors; i++) {
+        size_t lo = offsets[i] > begin ? offsets[i] : begin, hi = offsets[i + 1] < end ? offsets[i + 1] : end;
+        if (lo < hi)
+            adamw_update_cuda(d_params2 + lo, d_master2 + (lo - begin), d_grads + lo, d_m2 + (lo - begin),
+                              d_v2 + (lo - begin), hi - lo, 1e-2f, 0.9f, 0.95f, 1e-8f, (mask >> i & 1) ? 0.1f : 0.0f,
+                              3, NULL, 99, lo, 0);
+    }
+    float *one[2] = {download(d_master, end - begin), download(d_m, end - begin)};
+    float *each[2] = {download(d_master2, end - begin), download(d_m2, end - begin)};
+    floatX *one_params = download(d_params, total), *each_params = download(d_params2, total);
+    check_same("adamw_step master: one launch vs one per tensor", one[0], each[0], (end - begin) * sizeof(float));
+    check_same("adamw_step m: one launch vs one per tensor", one[1], each[1], (end - begin) * sizeof(float));
+    check_same("adamw_step params: one launch vs one per tensor", one_params, each_params, total * sizeof(floatX));
+
     cudaFree(d_params), cudaFree(d_master), cudaFree(d_grads), cudaFree(d_m), cudaFree(d_v);
+    cudaFree(d_params2), cudaFree(d_master2), cudaFree(d_m2), cudaFree(d_v2);
     free(params), free(grads), free(m), free(v), free(expect), free(g_master), free(g_params);
+    free(one[0]), free(one[1]), free(each[0]), free(each[1]), free(one_params), free(each_params);
 }
 
 // ---- global norm -----------------------------------------------------------------------
@@ -572,6 +714,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_gelu);
     RUN_TEST(test_swiglu);
     RUN_TEST(test_residual);
+    RUN_TEST(test_residual_norm);
     RUN_TEST(test_classifier);
     RUN_TEST(test_adamw);
     RUN_TEST(test_adamw_stochastic_rounding);

@@ -394,6 +394,16 @@ static void norm_forward(GpuModel *g, floatX *out, float *mean, float *rstd, con
     else rmsnorm_forward_cuda(out, rstd, inp, w, N, c->n_embd, c->norm_eps, g->stream);
 }
 
+// residual = a + b, then out = the norm of residual: one fused kernel with the same bits
+// as residual_forward_cuda then norm_forward (what the backward's recompute relies on)
+static void residual_norm_forward(GpuModel *g, floatX *residual, floatX *out, float *mean, float *rstd,
+                                  const floatX *a, const floatX *b, const floatX *w, const floatX *bias, int N) {
+    const ModelConfig *c = &g->c;
+    if (c->arch == ARCH_GPT2)
+        residual_layernorm_forward_cuda(residual, out, mean, rstd, a, b, w, bias, N, c->n_embd, c->norm_eps, g->stream);
+    else residual_rmsnorm_forward_cuda(residual, out, rstd, a, b, w, N, c->n_embd, c->norm_eps, g->stream);
+}
+
 static void norm_backward(GpuModel *g, floatX *dinp, float *dw, float *db, const floatX *dout, const floatX *inp,
                           const floatX *w, const float *mean, const float *rstd, int N) {
     const ModelConfig *c = &g->c;
@@ -476,13 +486,13 @@ void gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B
         LayerActs x = layer_acts(g, l);
         LayerW<floatX> p = layer_w(g, g->params, l);
         wait_parameters(g, GRAD_GROUP_LAYER(c, l));
-        norm_forward(g, x.ln1, x.ln1_mean, x.ln1_rstd, x.residual, p.ln1w, p.ln1b, N);
+        // later layers' ln1 came with the previous layer's residual3
+        if (l == 0) norm_forward(g, x.ln1, x.ln1_mean, x.ln1_rstd, x.residual, p.ln1w, p.ln1b, N);
         matmul_forward_cuda(x.qkv, NULL, x.ln1, p.qkvw, p.qkvb, N, C, qkv_channels(c), s);
         if (c->arch == ARCH_LLAMA) rope_forward_cuda(x.qkv, g->rope_cos, g->rope_sin, B, T, NH, NKV, HS, s);
         attention_forward(g, x.atty, x.lse, x.qkv, B, T);
         matmul_forward_cuda(g->dbuf_b, NULL, x.atty, p.attprojw, p.attprojb, N, C, C, s);
-        residual_forward_cuda(x.residual2, x.residual, g->dbuf_b, (size_t)N * C, s);
-        norm_forward(g, x.ln2, x.ln2_mean, x.ln2_rstd, x.residual2, p.ln2w, p.ln2b, N);
+        residual_norm_forward(g, x.residual2, x.ln2, x.ln2_mean, x.ln2_rstd, x.residual, g->dbuf_b, p.ln2w, p.ln2b, N);
         if (fused_gelu) {
             matmul_forward_cuda(x.fch_act, x.fch, x.ln2, p.fcw, p.fcb, N, C, fc_channels(c), s);
         } else {
@@ -490,12 +500,19 @@ void gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B
             activation_forward(g, &x, N);
         }
         matmul_forward_cuda(g->dbuf_b, NULL, x.fch_act, p.fcprojw, p.fcprojb, N, c->ffn_hidden, C, s);
-        residual_forward_cuda(x.residual3, x.residual2, g->dbuf_b, (size_t)N * C, s);
+        // residual3 and the norm that reads it: the next layer's ln1, or lnf after the last
+        if (l + 1 < c->n_layer) {
+            LayerActs nx = layer_acts(g, l + 1);
+            LayerW<floatX> np = layer_w(g, g->params, l + 1);
+            wait_parameters(g, GRAD_GROUP_LAYER(c, l + 1));   // np.ln1w
+            residual_norm_forward(g, x.residual3, nx.ln1, nx.ln1_mean, nx.ln1_rstd, x.residual2, g->dbuf_b, np.ln1w,
+                                  np.ln1b, N);
+        } else {
+            wait_parameters(g, GRAD_GROUP_HEAD);   // the final norm's weights
+            residual_norm_forward(g, x.residual3, g->lnf, g->lnf_mean, g->lnf_rstd, x.residual2, g->dbuf_b,
+                                  tensor(g, g->params, P_LNFW), tensor(g, g->params, P_LNFB), N);
+        }
     }
-    LayerActs last = layer_acts(g, c->n_layer - 1);
-    wait_parameters(g, GRAD_GROUP_HEAD);
-    norm_forward(g, g->lnf, g->lnf_mean, g->lnf_rstd, last.residual3, tensor(g, g->params, P_LNFW),
-                 tensor(g, g->params, P_LNFB), N);
     matmul_forward_cuda(g->logits, NULL, g->lnf, head(g, g->params), NULL, N, C, c->padded_vocab_size, s);
     g->B = saved_B, g->T = saved_T;
     g->backward_ready = 0;

@@ -80,7 +80,8 @@ double roofline_causal_pairs(int T, int rows, int keys) {
 typedef struct {
     Roofline *r;
     const RooflineCard *k;
-    double times;   // how often the launches being added run per optimizer step
+    double times;        // how often the launches being added run per optimizer step
+    int deterministic;   // the backward kernels' mode (encoder, flash dQ)
 } Step;
 
 enum { TENSOR_CUBLAS, TENSOR_FLASH, CUDA_CORES };
@@ -111,9 +112,10 @@ static void add(Step *st, const char *name, double n, int unit, double flops, do
 }
 
 enum { X = 2, F = 4, I = 4 };   // bytes of bf16, fp32, int32
-// the chunks of rows the two-pass column sums reduce in (kernels/common.cuh
-// COLSUM_ROWS, kernels/matmul.cu BIAS_ROWS)
-enum { COLSUM_ROWS = 128, BIAS_ROWS = 256 };
+// the chunks of rows the bias column sums reduce in (kernels/matmul.cu BIAS_ROWS);
+// the norm backward's blocks (kernels/norm_row.cuh: up to 8 warps of one row each
+// whose K x C fp32 accumulators fit in 48 KiB, at most 512 blocks)
+enum { BIAS_ROWS = 256, NORM_BWD_MAX_BLOCKS = 512, NORM_BWD_SMEM = 48 * 1024 };
 
 static double chunks(double N, int rows) { return ceil(N / rows); }
 
@@ -143,17 +145,22 @@ static void norm_forward(Step *st, const ModelConfig *c, double N) {
     add(st, "norm forward", 1, CUDA_CORES, 8 * N * C, X * (2 * N * C + stats * C) + F * stats * N);
 }
 
-// the row kernel (dinp += ..., reads x, dout, dinp) and the two column-sum passes
-// into the weight (and bias) gradients
-static void norm_backward(Step *st, const ModelConfig *c, double N) {
-    double C = c->n_embd, stats = c->arch == ARCH_GPT2 ? 2 : 1, parts = chunks(N, COLSUM_ROWS) * stats * C;
-    add(st, "norm backward", 1, CUDA_CORES, 12 * N * C, X * (4 * N * C + C) + F * stats * N);
-    add(st, "norm backward", 1, CUDA_CORES, 4 * stats * N * C, X * 2 * N * C + F * stats * N + F * parts);
-    add(st, "norm backward", 1, CUDA_CORES, parts, F * parts + 2 * F * stats * C);
+// out = residual + branch (bf16) and the norm of that sum in one kernel: reads the two,
+// writes the sum and the norm's output (kernels/residual_norm.cu)
+static void residual_norm_forward(Step *st, const ModelConfig *c, double N) {
+    double C = c->n_embd, stats = c->arch == ARCH_GPT2 ? 2 : 1;
+    add(st, "residual + norm forward", 1, CUDA_CORES, 9 * N * C, X * (4 * N * C + stats * C) + F * stats * N);
 }
 
-static void residual(Step *st, double N, double C) {
-    add(st, "residual", 1, CUDA_CORES, N * C, 3 * X * N * C);
+// one pass (kernels/norm_row.cuh): a warp per row reads x and dout, adds into dinp
+// (read and written), and keeps the row's weight (and bias) terms in its block's
+// accumulators; the blocks' K x C fp32 partials, then a small kernel sums them in order
+static void norm_backward(Step *st, const ModelConfig *c, double N) {
+    double C = c->n_embd, stats = c->arch == ARCH_GPT2 ? 2 : 1;
+    double warps = fmin(fmax(floor(NORM_BWD_SMEM / (stats * C * F)), 1), 8);
+    double parts = fmin(chunks(N, (int)warps), NORM_BWD_MAX_BLOCKS) * stats * C;
+    add(st, "norm backward", 1, CUDA_CORES, (12 + 2 * stats) * N * C, X * (4 * N * C + C) + F * stats * N + F * parts);
+    add(st, "norm backward", 1, CUDA_CORES, parts, F * parts + 2 * F * stats * C);
 }
 
 // GELU of N x H, or SwiGLU of N x [gate | up] into N x H
@@ -192,7 +199,8 @@ static double kv_bytes(const Heads *h) { return X * h->N * 2 * h->NKV * h->HS; }
 static double row_stats(const Heads *h) { return F * h->B * h->NH * h->T; }
 
 // the pairs each kernel computes (whole tiles), and its FMAs per pair per head dim:
-// forward 2 (S = Q K^T, O = P V); dq 3 (S, dP = dO V^T, dQ = dS K); dk/dv 4 (S, dP, dV, dK)
+// forward 2 (S = Q K^T, O = P V); the flash backward 5 (S, dP = dO V^T, dV, dK, dQ);
+// the fp32 backward's dq 3 (S, dP, dQ) and dk/dv 4 (S, dP, dV, dK)
 static void attn_forward(Step *st, const Heads *h, GpuAttention kind) {
     const char *name = "attention forward";
     double heads_b = h->B * h->NH, io = 2 * q_bytes(h) + kv_bytes(h) + row_stats(h);   // q, k, v in; out, lse
@@ -221,9 +229,14 @@ static void attn_backward(Step *st, const ModelConfig *c, const Heads *h, GpuAtt
     double dq_io = 4 * q_bytes(h) + kv_bytes(h) + 2 * row_stats(h);
     double dkv_io = 2 * q_bytes(h) + 3 * kv_bytes(h) + 2 * row_stats(h);
     if (kind == GPU_ATTENTION_FLASH) {
-        double pairs = heads_b * roofline_causal_pairs(h->T, FLASH_ROWS, FLASH_BWD_COLS);
-        add(st, name, 1, TENSOR_FLASH, 6 * h->HS * pairs, dq_io);
-        add(st, name, 1, TENSOR_FLASH, 8 * h->HS * pairs, dkv_io);
+        // blocks of FLASH_ROWS keys walk the query tiles from their diagonal down: the
+        // same whole-tile count as query blocks over key tiles of FLASH_ROWS. dQ goes
+        // into an fp32 accumulator (the key blocks' adds meet in L2; it reaches HBM
+        // once), which a small kernel folds into dqkv; the atomic mode clears it first
+        double pairs = heads_b * roofline_causal_pairs(h->T, FLASH_ROWS, FLASH_ROWS), acc = F * h->N * h->NH * h->HS;
+        if (!st->deterministic) memset_(st, acc);
+        add(st, name, 1, TENSOR_FLASH, 10 * h->HS * pairs, dkv_io + acc);
+        add(st, name, 1, CUDA_CORES, 2 * h->N * h->NH * h->HS, acc + 2 * q_bytes(h));
     } else if (kind == GPU_ATTENTION_FP32) {
         double pairs = heads_b * roofline_causal_pairs(h->T, 1, 32);
         add(st, name, 1, CUDA_CORES, 6 * h->HS * pairs, dq_io);
@@ -249,24 +262,23 @@ static void forward(Step *st, const ModelConfig *c, const RooflineSetup *s) {
     Heads h = heads(c, s->B, s->T);
     // token rows gathered, the positions' rows (T of them, from L2 after the first sequence)
     add(st, "encoder forward", 1, CUDA_CORES, gpt2 ? N * C : 0, I * N + X * (N * C + (gpt2 ? s->T * C : 0) + N * C));
+    norm_forward(st, c, N);   // layer 0's ln1; later ones come with the residual before them
     st->times = outer * L;
-    norm_forward(st, c, N);
     gemm_forward(st, "matmul qkv", N, C, QKV, gpt2, 0);
     if (!gpt2) rope(st, c, N, s->T);
     attn_forward(st, &h, s->attention);
     gemm_forward(st, "matmul attproj", N, C, C, gpt2, 0);
-    residual(st, N, C);
-    norm_forward(st, c, N);
+    residual_norm_forward(st, c, N);   // residual2 and ln2
     gemm_forward(st, "matmul fc", N, C, FC, gpt2, fused);
     if (!fused) activation_forward(st, c, N);
     gemm_forward(st, "matmul fcproj", N, H, C, gpt2, 0);
-    residual(st, N, C);
+    residual_norm_forward(st, c, N);   // residual3 and the next ln1, or the final norm
     st->times = outer;
-    norm_forward(st, c, N);
     gemm_forward(st, "matmul lm head", N, C, Vp, 0, 0);
     // the fused classifier: the row's max and sum (one read: L2 keeps the row for the
     // second), the loss, the gradient written over the logits
     add(st, "classifier", 1, CUDA_CORES, 6 * N * Vp, 2 * X * N * Vp + 2 * I * N);
+    add(st, "classifier", 1, CUDA_CORES, N, F * N);   // the losses summed on the device
 }
 
 static void backward(Step *st, const ModelConfig *c, const RooflineSetup *s) {
@@ -303,7 +315,7 @@ static void backward(Step *st, const ModelConfig *c, const RooflineSetup *s) {
     // min(N, vocab) rows of dwte
     double rows = fmin(N, c->vocab_size);
     if (gpt2) add(st, "encoder backward", 1, CUDA_CORES, N * C, X * N * C + 2 * F * T * C);
-    if (s->deterministic) {
+    if (st->deterministic) {
         add(st, "encoder backward", 1, CUDA_CORES, 0, I * N);   // iota
         add(st, "encoder backward", 4, CUDA_CORES, 0, 4 * I * N);
         add(st, "encoder backward", 1, CUDA_CORES, N * C, 2 * I * N + X * N * C + 2 * F * rows * C);
@@ -312,16 +324,14 @@ static void backward(Step *st, const ModelConfig *c, const RooflineSetup *s) {
     }
 }
 
-// global norm (2 launches), the clipping factor, then AdamW: one launch per tensor,
-// each parameter reading grad, master, m, v and writing master, m, v, the bf16 copy
+// global norm (2 launches), the clipping factor, then AdamW in one launch over all
+// tensors, each parameter reading grad, master, m, v and writing master, m, v, the
+// bf16 copy; the step's statistics copied to the host
 static void update(Step *st, const ModelConfig *c) {
     double P = (double)model_param_count(c);
-    // the tensors of model.h's layout the family has: GPT-2 all but the separate head,
-    // Llama wte and the weights of the norms, qkv, attproj, fc, fcproj, final norm
-    int tensors = (c->arch == ARCH_GPT2 ? 16 : 8) + !c->tied_embeddings;
     add(st, "global norm", 1, CUDA_CORES, 2 * P, F * P);
     add(st, "global norm", 2, CUDA_CORES, 0, 0);
-    add(st, "adamw", tensors, CUDA_CORES, 15 * P / tensors, (4 * F + 3 * F + X) * P / tensors);
+    add(st, "adamw", 1, CUDA_CORES, 15 * P, (4 * F + 3 * F + X) * P);
 }
 
 int roofline_step(const ModelConfig *c, const RooflineSetup *s, const RooflineCard *card, Roofline *r) {
@@ -342,7 +352,7 @@ int roofline_step(const ModelConfig *c, const RooflineSetup *s, const RooflineCa
         scpt_set_error("roofline: head size %d: the GPU attention kernels take 64 or 128", head_size(c));
         return -1;
     }
-    Step st = {r, card, 1};
+    Step st = {r, card, 1, s->deterministic};
     memset_(&st, F * (double)model_param_count(c));   // gpu_model_zero_grad
     st.times = s->grad_accum;
     forward(&st, c, s);
