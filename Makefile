@@ -268,7 +268,9 @@ $(addprefix $(B)/test/,$(EVAL_TESTS)): test_libs := $(TOKENIZER_LIBS)
 # MPI backend is left out and --comm mpi says so.
 MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null)
 MPI_LIBS   := $(shell pkg-config --libs ompi-c 2>/dev/null)
-COMM_PART  := comm/comm dist/zero $(if $(MPI_LIBS),comm/comm_mpi)
+# the gradient buckets: the plan (comm) and the model's ranges in backward order (model)
+BUCKETS_PART := comm/buckets model/grad_buckets
+COMM_PART  := comm/comm $(BUCKETS_PART) dist/zero $(if $(MPI_LIBS),comm/comm_mpi)
 train_objs += $(call objs,$(COMM_PART))
 train_libs += $(MPI_LIBS)
 $(B)/comm/comm_mpi.o: CFLAGS += $(MPI_CFLAGS)
@@ -291,11 +293,13 @@ $(info NCCL: $(if $(NCCL_FOUND),$(NCCL_HOME) (NCCL data parallel and its tests a
   $(CUDA_HOME)/include or pip's nvidia/nccl: train has no NCCL backend and test-gpu fails without its tests))
 endif
 endif
-DP_TESTS := test_comm test_plan test/test_dp.sh
+DP_TESTS := test_comm test_buckets test_plan test/test_dp.sh
 TESTS += $(DP_TESTS) $(if $(NCCL_FOUND),test_comm_nccl)
-$(B)/test/test_comm: $(call objs,comm/comm comm/rendezvous $(if $(MPI_LIBS),comm/comm_mpi) $(UTIL_PART))
+$(B)/test/test_comm: $(call objs,comm/comm comm/buckets comm/rendezvous $(if $(MPI_LIBS),comm/comm_mpi) $(UTIL_PART))
 $(B)/test/test_comm: test_libs := $(MPI_LIBS)
-$(B)/test/test_comm_nccl: $(call objs,comm/comm $(NCCL_PART) $(if $(MPI_LIBS),comm/comm_mpi) $(UTIL_PART))
+$(B)/test/test_comm_nccl: $(call objs,comm/comm comm/buckets $(NCCL_PART) $(if $(MPI_LIBS),comm/comm_mpi) $(UTIL_PART))
+# the plan over the presets' layouts, world 1..8 (no collectives: the none backend)
+$(B)/test/test_buckets: $(call objs,comm/comm $(BUCKETS_PART) $(MODEL_PART) $(UTIL_PART))
 $(B)/test/test_comm_nccl: test_libs := $(NCCL_LIBS) $(MPI_LIBS)
 TEST_HELPERS += ckpt_diff
 $(B)/test/ckpt_diff: $(call objs,weights/safetensors $(UTIL_PART))
@@ -325,7 +329,7 @@ TESTS += test_model_gpu
 GPU_TESTS += test_model_gpu
 GPU_SANITIZE_RUNS += memcheck:test_model_gpu:gradients
 test-gpu gpu-sanitize: $(B)/test/test_model_gpu
-$(B)/test/test_model_gpu: $(GPU_MODEL_OBJS) $(call objs,comm/comm $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
+$(B)/test/test_model_gpu: $(GPU_MODEL_OBJS) $(call objs,comm/comm $(BUCKETS_PART) $(MODEL_PART) $(CKPT_PART) $(DATA_PART) $(UTIL_PART))
 $(B)/test/test_model_gpu: test_libs := -lcjson $(GPU_MODEL_LIBS)
 endif
 endif

@@ -22,6 +22,7 @@ typedef struct {
     const CommOps *ops;
     void *impl;                // the backend's state
     size_t bucket_elems;
+    size_t min_bucket_elems;   // the smallest gradient bucket (include/buckets.h)
 } Comm;
 
 // what the environment says; -1 with scpt_error() when its variables disagree or are malformed
@@ -48,20 +49,21 @@ void comm_shard(const Comm *c, size_t n, size_t *begin, size_t *end);
 // the same for any rank of c's world
 void comm_shard_of(const Comm *c, int rank, size_t n, size_t *begin, size_t *end);
 
-// x <- mean over ranks of x (n elements, every rank)
-void comm_all_reduce_mean(Comm *c, float *x, size_t n);
-// shard <- mean over ranks of x restricted to this rank's shard of n (comm_shard);
-// shard holds end - begin elements; x is left unspecified. The nccl backend also
-// takes shard == x + begin (in place, as NCCL defines it for equal parts).
-void comm_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t n);
-// x <- every rank's shard of x, in place (each rank's own shard is already in x)
+// The training step's gradient and parameter exchange is include/buckets.h's.
+// x <- every rank's shard of x, in place (each rank's own shard is already in x; the
+// nccl backend needs n a multiple of the world size)
 void comm_all_gather(Comm *c, float *x, size_t n);
-// the same for n elements of elem_size bytes each, moved as bytes (bf16 parameters:
-// elem_size 2); shards and buckets count elements
-void comm_all_gather_elems(Comm *c, void *x, size_t n, size_t elem_size);
 void comm_broadcast(Comm *c, void *buf, size_t bytes, int root);
 void comm_barrier(Comm *c);
 // host scalars: sum over ranks (for norms and losses)
 double comm_sum(Comm *c, double x);
+// x[0, n) <- sum over ranks, in place, in the backend's memory: for a device backend
+// a device buffer, enqueued on comm_stream() (no host round trip, no wait)
+void comm_sum_in_place(Comm *c, double *x, size_t n);
+// the stream a device backend runs its collectives on, in issue order (a
+// cudaStream_t); NULL for host backends. One stream for every collective of the
+// communicator: NCCL does not promise that two of them on different streams progress
+// concurrently, so their order must be the issue order on every rank.
+void *comm_stream(Comm *c);
 
 #endif

@@ -83,6 +83,8 @@ typedef struct {
 } Model;
 
 size_t model_param_count(const ModelConfig *cfg);       // elements of the flat parameter block, padded vocab included
+// every tensor's shape and offset (NUM_PARAM_TENSORS entries), without allocating; returns model_param_count
+size_t model_param_layout(ParamTensor *tensors, const ModelConfig *cfg);
 void model_create(Model *m, const ModelConfig *cfg);      // allocates params and grads (zeroed)
 void model_init_weights(Model *m, uint64_t seed);          // GPT-2 style normal init
 void model_reserve(Model *m, int B, int T);                // allocates activations for B x T

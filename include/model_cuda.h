@@ -8,11 +8,12 @@
 //     than bf16 grads);
 //   - the checkpoint holds the fp32 master weights (gpu_model_download).
 // Data parallel (include/zero.h's stages, on the device): with a comm of several
-// ranks (a device-buffer backend, nccl) gpu_model_update averages the gradients
-// over the ranks. ZeRO-0: all-reduce, every rank updates everything. ZeRO-1: the
-// fp32 master weights and AdamW moments exist only for this rank's shard of the
-// parameters; gradients are reduce-scattered into it, the rank updates it, and the
-// new bf16 parameters are all-gathered. The flat parameter and gradient vectors are
+// ranks (a device-buffer backend, nccl) the gradients are averaged over the ranks
+// in buckets, during the last micro-batch's backward. ZeRO-0: all-reduce, every rank
+// updates everything. ZeRO-1: the fp32 master weights and AdamW moments exist only
+// for this rank's shard of the parameters; gradients are reduced into their owners,
+// the rank updates its shard, and the new bf16 parameters are broadcast from their
+// owners during the next forward. The flat parameter and gradient vectors are
 // padded to a multiple of the world size (NCCL's equal parts; the padding stays 0).
 // Plain C interface; without nvcc the build links src/model/model_cuda_stub.c instead,
 // where gpu_device_probe() says so and nothing else can be reached.
@@ -79,17 +80,26 @@ void gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B
 // forwards since it was last cleared (here, by gpu_model_zero_grad, or by an update,
 // which takes the sum into its statistics). For evaluation.
 double gpu_model_loss_sum(GpuModel *g);
-void gpu_model_backward(GpuModel *g);    // adds into the fp32 gradients
+// Adds into the fp32 gradients. last_micro: 1 for the last backward before
+// gpu_model_update: with a device backend it issues each gradient bucket's reduction
+// (include/buckets.h) on the comm's stream as soon as the bucket is complete,
+// overlapped with the layers still computing. Ranks may differ in which micro-batch
+// that is (one whose batch has no targets skips it): each issues the same
+// reductions in the same order, at most once per step. With 0 on every backward,
+// gpu_model_update issues them all itself.
+void gpu_model_backward(GpuModel *g, int last_micro);
 // clears the gradients and the loss accumulator (not after a diverged step: see below)
 void gpu_model_zero_grad(GpuModel *g);
 // Averages the gradients over the ranks (several ranks), clips them to max_norm (0:
 // off) by the global norm, and takes one AdamW step (t 1-based) over this rank's
-// range; ZeRO-1 then all-gathers the parameters. A step whose loss sum or gradient
+// range; ZeRO-1 then broadcasts each bucket's parameters from their owners, which
+// the next forward's layers wait for one bucket at a time. A step whose loss sum or gradient
 // norm is not finite is not taken, and neither is any later one (a sticky flag on
 // the device): the weights stay those before it, and its gradients stay in place
 // (gpu_model_zero_grad leaves them) for the host to inspect once it reads the stats.
-// With several ranks it is a collective: every rank calls it. One rank: enqueued,
-// no host sync; several: the collectives wait for the model's stream first.
+// With several ranks it is a collective: every rank calls it. Enqueued, no host
+// sync: the comm's stream and the model's wait on each other through events (the
+// gradient buckets the last backward did not reduce are reduced here).
 void gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm);
 // what one update computed, as the device left it after the step
 typedef struct {

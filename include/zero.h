@@ -2,18 +2,20 @@
 //   ZeRO-0: every rank holds the whole optimizer state; gradients are all-reduced
 //           (mean) and every rank applies the same AdamW step to all parameters.
 //   ZeRO-1: the AdamW moments are sharded: rank r owns the range [begin, end) of the
-//           flat parameter vector (comm_shard). Gradients are reduce-scattered (mean)
-//           into the owner's range, each rank updates its range, and the parameters
-//           are all-gathered. On the CPU the fp32 parameters are the master weights,
+//           flat parameter vector (comm_shard). Gradients are reduced (mean) into
+//           the owner's range, each rank updates its range, and the parameters are
+//           broadcast from their owners, bucket by bucket (include/buckets.h). On the CPU the fp32 parameters are the master weights,
 //           so only m and v shrink; on GPUs the fp32 master shard is also the owner's.
 // Gradient clipping uses the global norm over all ranks' data in both stages.
 // The exchange below is the CPU step's (host backends: mpi, none). GPU ranks (the
-// nccl backend) exchange inside gpu_model_update (include/model_cuda.h); for them
-// DataParallel gives the range, the checkpoint load, and dp_checkpoint_save_gpu.
+// nccl backend) exchange inside gpu_model_backward and gpu_model_update (include/
+// model_cuda.h); for them DataParallel gives the range, the checkpoint load, and
+// dp_checkpoint_save_gpu.
 #ifndef SCPT_ZERO_H
 #define SCPT_ZERO_H
 
 #include "checkpoint.h"
+#include "buckets.h"
 #include "comm.h"
 #include "model.h"
 #include "model_cuda.h"
@@ -24,11 +26,11 @@ typedef struct {
     int stage;                 // 0 or 1
     size_t begin, end;         // the parameter range this rank's optimizer updates
     size_t num_params;
-    float *shard;              // ZeRO-1 on the CPU: the reduce-scatter receive buffer
+    BucketPlan plan;           // host backends with several ranks: the gradient buckets (include/grad_buckets.h)
 } DataParallel;
 
 // -1 with scpt_error() for a stage other than 0 or 1
-int dp_init(DataParallel *dp, Comm *comm, int stage, size_t num_params);
+int dp_init(DataParallel *dp, Comm *comm, int stage, const Model *m);
 void dp_free(DataParallel *dp);
 
 // After backward: averages the gradients over ranks (ZeRO-1: only this rank's range

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "args.h"
+#include "buckets.h"
 #include "checkpoint.h"
 #include "comm.h"
 #include "convert.h"
@@ -30,6 +31,7 @@ typedef struct {
     float replay_frac, lr, min_lr_frac, weight_decay, beta1, beta2, eps, clip;
     int batch, seq, grad_accum, steps, warmup, eval_every, val_batches, ckpt_every, keep_ckpts, seed, threads;
     int log_every, zero;
+    float bucket_mib;       // data parallel: the smallest gradient bucket (include/buckets.h)
     const char *qa, *qa_vocab;
     int qa_every, qa_limit;
     const char *device;     // auto, cpu, cuda (include/model_cuda.h)
@@ -47,7 +49,7 @@ static TrainArgs parse_args(int argc, char **argv) {
         .grad_accum = 1, .steps = 150, .warmup = 10, .eval_every = 50, .val_batches = 8, .ckpt_every = 0,
         .keep_ckpts = 2, .seed = 1337, .threads = 0, .log_every = 1,
         .qa_vocab = "gpt2", .comm = "auto", .zero = 1, .device = "auto", .deterministic = 1, .recompute = 0,
-        .attention = "flash",
+        .attention = "flash", .bucket_mib = BUCKET_DEFAULT_MIB,
     };
     ArgSpec specs[] = {
         {"--model", ARG_STRING, &a.model, "model preset for a new run", 0, 0},
@@ -91,6 +93,9 @@ static TrainArgs parse_args(int argc, char **argv) {
          "ranks talk over: auto (GPU ranks: nccl under a launcher; CPU ranks: mpi under mpirun/srun), none, mpi, nccl",
          0, 0},
         {"--zero", ARG_INT, &a.zero, "data parallel: 0 all-reduce gradients, 1 also shard AdamW state", 0, 1},
+        {"--bucket-mib", ARG_FLOAT, &a.bucket_mib,
+         "data parallel: gradients are exchanged in buckets of at least this many MiB (fp32), each as soon as "
+         "backward completes it", 1e-3, 1e6},
         {"--device", ARG_STRING, &a.device, "auto (the GPU when one is visible), cpu or cuda", 0, 0},
         {"--deterministic", ARG_INT, &a.deterministic, "GPU: 1 bitwise reproducible, 0 faster (atomics)", 0, 1},
         {"--layers", ARG_INT, &a.layers, "a new --model run with this many layers instead of the preset's (a big model's layer shapes on one GPU, for benchmarks)", 0, 1024},
@@ -389,12 +394,13 @@ static void run_setup(Run *r, int argc, char **argv) {
     const char *backend;
     if (comm_choose_backend(a->comm, on_gpu, &backend) != 0 || comm_init(&r->comm, backend, &argc, &argv) != 0)
         die("%s", scpt_error());
+    r->comm.min_bucket_elems = (size_t)(a->bucket_mib * (1 << 20) / sizeof(float));
     r->state = (TrainState){.seed = (uint64_t)a->seed, .batch = a->batch, .seq_len = a->seq,
                             .grad_accum = a->grad_accum, .world = r->comm.world, .replay_frac = a->replay_frac,
                             .total_steps = a->steps};
     if (!on_gpu) warn_if_over_memory(&cfg, a, r->comm.world);
     model_create(&r->model, &cfg);
-    if (dp_init(&r->dp, &r->comm, a->zero, r->model.num_params) != 0) die("%s", scpt_error());
+    if (dp_init(&r->dp, &r->comm, a->zero, &r->model) != 0) die("%s", scpt_error());
     optimizer_init(&r->opt, r->dp.begin, r->dp.end);
     if (resume_path) {
         TrainState saved;
@@ -501,7 +507,11 @@ static void train_step(Run *r, StepRecord *rec) {
         r->trained[micro] = count_targets(targets, BT);
     }
     double total = 0, sum = 0;
-    for (int micro = 0; micro < a->grad_accum; micro++) total += r->trained[micro];
+    int last = 0;   // the last micro-batch that trains: its backward starts the GPU's gradient exchange
+    for (int micro = 0; micro < a->grad_accum; micro++) {
+        total += r->trained[micro];
+        if (r->trained[micro]) last = micro;
+    }
     // without a loss mask every rank trains all its targets: no need to ask the others
     total = loader_masked(&r->train_loader) ? comm_sum(&r->comm, total) : total * r->comm.world;
     for (int micro = 0; micro < a->grad_accum && total > 0; micro++) {
@@ -510,7 +520,7 @@ static void train_step(Run *r, StepRecord *rec) {
         float scale = (float)((double)r->trained[micro] * r->comm.world / total);
         if (r->gpu) {
             gpu_model_forward(r->gpu, inputs, targets, a->batch, a->seq, scale);
-            gpu_model_backward(r->gpu);
+            gpu_model_backward(r->gpu, micro == last);
         } else {
             sum += r->trained[micro] * (double)model_forward(&r->model, inputs, targets, a->batch, a->seq);
             model_backward(&r->model, scale);

@@ -1,11 +1,12 @@
 // Tests of include/comm.h: launch discovery, sharding, backend errors, the TCP
-// rendezvous, and the collectives of whatever backend this process gets. Run alone
-// it checks the single-process backend; test/test_dp.sh runs it again under
+// rendezvous, and the collectives (include/buckets.h's included) of whatever
+// backend this process gets. Run alone it checks the single-process backend; test/test_dp.sh runs it again under
 // `mpirun -np 2` (and 3), where the same checks exercise the MPI backend with tiny
 // buckets that cut across shard boundaries.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "buckets.h"
 #include "comm.h"
 #include "rendezvous.h"
 #include "test.h"
@@ -127,37 +128,14 @@ static void test_collectives(void) {
     size_t sizes[] = {1, 2, 101};
     for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
         size_t n = sizes[k], b, e;
-        float *x = xmalloc(n * sizeof(float)), *shard = xmalloc((n + 1) * sizeof(float));
-        for (size_t i = 0; i < n; i++) x[i] = value(comm.rank, i);
-        comm_all_reduce_mean(&comm, x, n);
-        int bad = 0;
-        for (size_t i = 0; i < n; i++) bad += x[i] != mean_value(comm.world, i);
-        CHECK(bad == 0, "all-reduce mean of %zu: %d wrong", n, bad);
-
-        for (size_t i = 0; i < n; i++) x[i] = value(comm.rank, i);
+        float *x = xmalloc(n * sizeof(float));
         comm_shard(&comm, n, &b, &e);
-        comm_reduce_scatter_mean(&comm, x, shard, n);
-        bad = 0;
-        for (size_t i = b; i < e; i++) bad += shard[i - b] != mean_value(comm.world, i);
-        CHECK(bad == 0, "reduce-scatter of %zu, rank %d [%zu, %zu): %d wrong", n, comm.rank, b, e, bad);
-
         for (size_t i = 0; i < n; i++) x[i] = i >= b && i < e ? (float)(i * 3) : -1.0f;
         comm_all_gather(&comm, x, n);
-        bad = 0;
+        int bad = 0;
         for (size_t i = 0; i < n; i++) bad += x[i] != (float)(i * 3);
         CHECK(bad == 0, "all-gather of %zu: %d wrong", n, bad);
-        // elements of other sizes, moved as bytes: 2 (bf16 parameters), 3 (any size)
-        for (size_t size = 2; size <= 3; size++) {
-            unsigned char *y = xmalloc(n * size);
-            for (size_t i = 0; i < n * size; i++) y[i] = i / size >= b && i / size < e ? (unsigned char)(i * 7 + 1) : 0;
-            comm_all_gather_elems(&comm, y, n, size);
-            bad = 0;
-            for (size_t i = 0; i < n * size; i++) bad += y[i] != (unsigned char)(i * 7 + 1);
-            CHECK(bad == 0, "all-gather of %zu %zu-byte elements: %d wrong", n, size, bad);
-            free(y);
-        }
         free(x);
-        free(shard);
     }
     char msg[32];
     snprintf(msg, sizeof msg, "from %d", comm.rank);
@@ -167,6 +145,54 @@ static void test_collectives(void) {
     CHECK(strcmp(msg, want) == 0, "broadcast: '%s'", msg);
     CHECK_NEAR(comm_sum(&comm, comm.rank + 1), comm.world * (comm.world + 1) / 2.0, 0, "sum of rank + 1");
     comm_barrier(&comm);
+}
+
+// the bucket collectives (include/buckets.h) over a plan whose buckets are out of
+// memory order and whose pieces cut across shard edges
+static void test_bucket_collectives(void) {
+    comm.bucket_elems = 7;   // MPI sends pieces in chunks of this many
+    size_t n = 101, b, e;
+    // ranges of 6 (the last shorter), completed in a scrambled order: groups 0..16
+    GradRange ranges[17];
+    for (int i = 0; i < 17; i++)
+        ranges[i] = (GradRange){(size_t)i * 6, i == 16 ? n : (size_t)(i + 1) * 6, (i * 7) % 17};
+    BucketPlan p;
+    CHECK(bucket_plan_build(&p, ranges, 17, n, &comm, 20) == 0, "%s", scpt_error());
+    CHECK(p.num_buckets == 5, "%d buckets of >= 20 elements", p.num_buckets);
+    comm_shard(&comm, n, &b, &e);
+    float *x = xmalloc(n * sizeof(float));
+    // ZeRO-1: the owner's pieces hold the mean, the others are untouched
+    for (size_t i = 0; i < n; i++) x[i] = value(comm.rank, i);
+    for (int k = 0; k < p.num_buckets; k++) comm_bucket_reduce_mean(&comm, &p, k, x, 1);
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) bad += x[i] != (i >= b && i < e ? mean_value(comm.world, i) : value(comm.rank, i));
+    CHECK(bad == 0, "reduce into owners, rank %d [%zu, %zu): %d wrong", comm.rank, b, e, bad);
+    // ZeRO-0: every rank gets every mean
+    for (size_t i = 0; i < n; i++) x[i] = value(comm.rank, i);
+    for (int k = 0; k < p.num_buckets; k++) comm_bucket_reduce_mean(&comm, &p, k, x, 0);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += x[i] != mean_value(comm.world, i);
+    CHECK(bad == 0, "all-reduce of the pieces: %d wrong", bad);
+    // the owners' values reach every rank, in the reverse order of the buckets, as floats and as 2-byte elements
+    for (size_t i = 0; i < n; i++) x[i] = i >= b && i < e ? (float)(i * 3) : -1.0f;
+    for (int k = p.num_buckets - 1; k >= 0; k--) comm_bucket_broadcast(&comm, &p, k, x, sizeof(float));
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += x[i] != (float)(i * 3);
+    CHECK(bad == 0, "broadcast from the owners: %d wrong", bad);
+    unsigned short *h = xmalloc(n * sizeof *h);
+    for (size_t i = 0; i < n; i++) h[i] = i >= b && i < e ? (unsigned short)(i * 641) : 0;
+    for (int k = 0; k < p.num_buckets; k++) comm_bucket_broadcast(&comm, &p, k, h, sizeof *h);
+    bad = 0;
+    for (size_t i = 0; i < n; i++) bad += h[i] != (unsigned short)(i * 641);
+    CHECK(bad == 0, "broadcast of 2-byte elements: %d wrong", bad);
+    double sums[2] = {comm.rank + 1, 0.5};
+    comm_sum_in_place(&comm, sums, 2);
+    CHECK(sums[0] == comm.world * (comm.world + 1) / 2.0 && sums[1] == 0.5 * comm.world, "sum in place: %g %g",
+          sums[0], sums[1]);
+    CHECK(comm_stream(&comm) == NULL, "a host backend has no stream");
+    free(h);
+    free(x);
+    bucket_plan_free(&p);
 }
 
 static void test_rendezvous(void) {
@@ -215,6 +241,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_choose_backend);
     RUN_TEST(test_shard);
     RUN_TEST(test_collectives);
+    RUN_TEST(test_bucket_collectives);
     RUN_TEST(test_rendezvous);
     comm_finalize(&comm);
     return test_summary();

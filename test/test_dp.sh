@@ -35,14 +35,17 @@ common=(--model tiny-llama --train "$tmp/train_*.bin" --replay "$tmp/replay_*.bi
 # weights and AdamW moments within 2e-5.
 LOSS_TOL=1e-4 WEIGHT_TOL=2e-5
 
-# ---- 2 ranks x batch 4 == 1 rank x batch 8, ZeRO-0 and ZeRO-1
+# ---- 2 ranks x batch 4 == 1 rank x batch 8, ZeRO-0 and ZeRO-1, gradients in 1 KiB buckets
+# (the final norm and head, each layer, the embeddings: 4 buckets, pieces cut at the shard edge)
 "$bin/train" "${common[@]}" --batch 8 --steps 12 --out "$tmp/one" >"$tmp/one.log" 2>&1
 check "single-rank reference run" test -f "$tmp/one/ckpt_00000012.safetensors"
 for z in 0 1; do
-    mpi 2 "$bin/train" "${common[@]}" --batch 4 --zero $z --steps 12 --out "$tmp/z$z" >"$tmp/z$z.log" 2>&1
+    mpi 2 "$bin/train" "${common[@]}" --batch 4 --zero $z --bucket-mib 0.001 --steps 12 --out "$tmp/z$z" \
+        >"$tmp/z$z.log" 2>&1
     check "ZeRO-$z: 2-rank run completes" test -f "$tmp/z$z/ckpt_00000012.safetensors"
     check "ZeRO-$z: rank 0 alone prints" test "$(grep -c '^step    12/12' "$tmp/z$z.log")" -eq 1
     check "ZeRO-$z: memory printed per rank" grep -q "memory rank 1 (ZeRO-$z)" "$tmp/z$z.log"
+    check "ZeRO-$z: 4 gradient buckets" grep -q "gradient buckets: 4 of" "$tmp/z$z.log"
     d=$(max_diff "$(losses "$tmp/one/metrics.jsonl")" "$(losses "$tmp/z$z/metrics.jsonl")")
     check "ZeRO-$z: 12 losses match 1 rank x 2B (max diff $d <= $LOSS_TOL)" awk "BEGIN { exit !($d <= $LOSS_TOL) }"
     d=$(max_diff "$(val_losses "$tmp/one/metrics.jsonl")" "$(val_losses "$tmp/z$z/metrics.jsonl")")

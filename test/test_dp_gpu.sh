@@ -35,21 +35,24 @@ echo "GPUs: $gpus"
 # untied head. Deterministic kernels, so reruns and resumes are bitwise.
 common=(--model tiny-llama-hs64 --device cuda --deterministic 1 --train "$tmp/train_*.bin"
         --replay "$tmp/replay_*.bin" --replay-frac 0.3 --val "$tmp/val_*.bin" --seq 32 --grad-accum 2 --lr 3e-3
-        --warmup 2 --eval-every 6 --val-batches 2 --seed 7 --log-every 100)
+        --warmup 2 --eval-every 6 --val-batches 2 --seed 7 --log-every 100 --bucket-mib 0.01)
+# --bucket-mib 0.01: a bucket per layer, one for the final norm and head, one for the
+# embeddings (4), so NCCL runs exchange gradients during backward, bucket by bucket
 # The 12-step comparisons run without clipping (--clip 0), so ZeRO-0 and ZeRO-1 apply
 # the same gradients (see below); the kill + resume run clips.
 short=(--steps 12 --clip 0)
 ckpt12=ckpt_00000012.safetensors
 
-# ---- one GPU: the NCCL collectives (incl. the in-place reduce-scatter and the bf16
-# all-gather the GPU step uses), then NCCL at world 1 is the single-process run, bit for bit.
+# ---- one GPU: the NCCL collectives (incl. the bucket reduce and bf16 broadcast the
+# GPU step uses), then NCCL at world 1 is the single-process run, bit for bit.
 "$tests/test_comm_nccl" >"$tmp/comm1.log" 2>&1
-check "NCCL collectives at world 1 (exit $?)" grep -q '^tally: pass=1 fail=0' "$tmp/comm1.log" At world 1 the
+check "NCCL collectives at world 1 (exit $?)" grep -q '^tally: pass=2 fail=0' "$tmp/comm1.log" At world 1 the
 # NCCL backend only sums host scalars (the loss) over one rank, which is exact.
 "$bin/train" "${common[@]}" "${short[@]}" --comm none --batch 8 --out "$tmp/one" >"$tmp/one.log" 2>&1
 check "1 GPU x 2B reference run (--comm none)" test -f "$tmp/one/$ckpt12"
 "$bin/train" "${common[@]}" "${short[@]}" --comm nccl --batch 8 --out "$tmp/nccl1" >"$tmp/nccl1.log" 2>&1
 check "--comm nccl at world 1 runs on NCCL" grep -q "ranks: 1 (nccl, launched by single)" "$tmp/nccl1.log"
+check "--comm nccl at world 1 exchanges 4 gradient buckets" grep -q "gradient buckets: 4 of" "$tmp/nccl1.log"
 d=$(max_diff "$(losses "$tmp/one/metrics.jsonl")" "$(losses "$tmp/nccl1/metrics.jsonl")")
 check "--comm nccl at world 1: 12 losses equal --comm none (max diff $d, tolerance 0)" within "$d" 0
 check "--comm nccl at world 1: the same final checkpoint, byte for byte" \
@@ -68,7 +71,7 @@ if [ "$gpus" -lt 2 ] || ! command -v mpirun >/dev/null; then
 fi
 
 mpi 2 "$tests/test_comm_nccl" >"$tmp/comm2.log" 2>&1
-check "NCCL collectives with 2 ranks (exit $?)" test "$(grep -c '^tally: pass=1 fail=0' "$tmp/comm2.log")" -eq 2
+check "NCCL collectives with 2 ranks (exit $?)" test "$(grep -c '^tally: pass=2 fail=0' "$tmp/comm2.log")" -eq 2
 
 # ---- 2 GPUs x batch 4 against 1 GPU x batch 8, ZeRO-0 and ZeRO-1
 # Tolerance of the losses against 1 GPU x 2B: 5e-3 per step (the loss is ~4.6). The
@@ -86,16 +89,17 @@ for z in 0 1; do
     check "ZeRO-$z: 2-GPU run completes over NCCL" test -f "$tmp/z$z/$ckpt12" -a \
         -n "$(grep 'ranks: 2 (nccl, launched by mpirun)' "$tmp/z$z.log")"
     check "ZeRO-$z: memory printed per rank" grep -q "memory rank 1 (ZeRO-$z, GPU)" "$tmp/z$z.log"
+    check "ZeRO-$z: 4 gradient buckets" grep -q "gradient buckets: 4 of" "$tmp/z$z.log"
     d=$(max_diff "$(losses "$tmp/one/metrics.jsonl")" "$(losses "$tmp/z$z/metrics.jsonl")")
     check "ZeRO-$z: 12 losses match 1 GPU x 2B (max diff $d <= $LOSS_TOL)" within "$d" $LOSS_TOL
     d=$(max_diff "$(val_losses "$tmp/one/metrics.jsonl")" "$(val_losses "$tmp/z$z/metrics.jsonl")")
     check "ZeRO-$z: validation losses match 1 GPU x 2B (max diff $d <= $LOSS_TOL)" within "$d" $LOSS_TOL
 done
 # ZeRO-0 against ZeRO-1 on the same 2 GPUs: each rank computes the same gradients, and
-# the mean of two values is the same bits whether all-reduced or reduce-scattered, so
-# without clipping both apply the same update: losses and checkpoints equal (tolerance
-# 1e-6 only to report a difference as a number). The gradient norms differ by the
-# order of summing squares (whole vector vs two shards + comm_sum): 1e-5.
+# the mean of two values is the same bits whether all-reduced or reduced into its
+# owner, so without clipping both apply the same update: losses and checkpoints equal
+# (tolerance 1e-6 only to report a difference as a number). The gradient norms differ
+# by the order of summing squares (whole vector vs two shards summed on the device): 1e-5.
 d=$(max_diff "$(losses "$tmp/z0/metrics.jsonl")" "$(losses "$tmp/z1/metrics.jsonl")")
 check "ZeRO-1 losses equal ZeRO-0's (max diff $d <= 1e-6)" within "$d" 1e-6
 d=$(max_diff "$(grad_norms "$tmp/z0/metrics.jsonl")" "$(grad_norms "$tmp/z1/metrics.jsonl")")

@@ -119,7 +119,7 @@ static void compare_paths(const ModelConfig *c, const char *label, int fuse_gelu
     GpuModel *g = gpu_sized(&m, NULL, 1, 0, fuse_gelu, nb, nt);
     float eval_loss = mean_loss(g, inputs, targets, nb, nt, 0);
     float gpu_loss = mean_loss(g, inputs, targets, nb, nt, 1.0f);
-    gpu_model_backward(g);
+    gpu_model_backward(g, 1);
     if (verbose) printf("  %s: loss CPU %.5f, GPU %.5f (rel %.2e)\n", label, cpu_loss, gpu_loss,
                         fabs(gpu_loss - cpu_loss) / cpu_loss);
     CHECK_NEAR(gpu_loss, cpu_loss, 0.01 * cpu_loss, "loss");
@@ -175,7 +175,7 @@ static void test_medium_llama(void) { medium("llama3.2-1b", 256); }
 static void gpu_grads(Model *m, const int *inputs, const int *targets, int deterministic, int recompute) {
     GpuModel *g = gpu_from(m, NULL, deterministic, recompute, 0);
     gpu_model_forward(g, inputs, targets, B, T, 1.0f);
-    gpu_model_backward(g);
+    gpu_model_backward(g, 1);
     gpu_model_download(g, m, NULL);
     gpu_model_free(g);
 }
@@ -225,7 +225,7 @@ static float step(Model *m, OptimizerState *opt, GpuModel *g, int t, uint64_t *d
         make_batch(inputs, targets, m->config.vocab_size, data);
         if (g) {
             gpu_model_forward(g, inputs, targets, B, T, 1.0f / ACCUM);
-            gpu_model_backward(g);
+            gpu_model_backward(g, 1);
             count += kept(targets, B * T);
         } else {
             loss += model_forward(m, inputs, targets, B, T);
@@ -350,7 +350,7 @@ static void test_lagged_stats(void) {
             gpu_model_zero_grad(g);
             make_batch(inputs, targets, c.vocab_size, &data);
             gpu_model_forward(g, inputs, targets, B, T, 1.0f);
-            gpu_model_backward(g);
+            gpu_model_backward(g, 1);
             gpu_model_update(g, &ac, 1e-3f, t, 1.0f);
             if (!lag) gpu_model_step_stats(g, &eager[t - 1]);
         }
@@ -387,7 +387,7 @@ static void test_divergence_guard(void) {
         gpu_model_zero_grad(g);
         make_batch(inputs, targets, c.vocab_size, &data);
         gpu_model_forward(g, inputs, targets, B, T, 1.0f);
-        gpu_model_backward(g);
+        gpu_model_backward(g, 1);
         gpu_model_update(g, &ac, 1e-3f, t, 1.0f);
     }
     GpuStepStats st[2];

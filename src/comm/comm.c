@@ -56,18 +56,17 @@ int comm_discover(int *rank, int *world, int *local_rank, const char **launcher)
 // ---- the single-process backend: every collective leaves the data as it is --------
 static int none_init(Comm *c, int *argc, char ***argv) { return 0; }
 static void none_void(Comm *c) {}
-static void none_vector(Comm *c, float *x, size_t n) {}
 static void none_gather(Comm *c, void *x, size_t n, size_t elem_size) {}
-static void none_reduce_scatter(Comm *c, float *x, float *shard, size_t n) {
-    memcpy(shard, x, n * sizeof(float));
-}
 static void none_broadcast(Comm *c, void *buf, size_t bytes, int root) {}
 static double none_sum(Comm *c, double x) { return x; }
+static void none_pieces(Comm *c, const BucketPiece *pieces, size_t count, float *x, int to_owner) {}
+static void none_broadcast_pieces(Comm *c, const BucketPiece *pieces, size_t count, void *x, size_t elem_size) {}
+static void none_sum_in_place(Comm *c, double *x, size_t n) {}
 
 static const CommOps none_ops = {
-    .name = "none", .init = none_init, .finalize = none_void, .all_reduce_mean = none_vector,
-    .reduce_scatter_mean = none_reduce_scatter, .all_gather = none_gather, .broadcast = none_broadcast,
-    .barrier = none_void, .sum = none_sum,
+    .name = "none", .init = none_init, .finalize = none_void, .all_gather = none_gather, .broadcast = none_broadcast,
+    .barrier = none_void, .sum = none_sum, .reduce_pieces = none_pieces, .broadcast_pieces = none_broadcast_pieces,
+    .sum_in_place = none_sum_in_place,
 };
 
 int comm_choose_backend(const char *backend, int gpu, const char **chosen) {
@@ -101,6 +100,7 @@ int comm_choose_backend(const char *backend, int gpu, const char **chosen) {
 int comm_init(Comm *c, const char *backend, int *argc, char ***argv) {
     memset(c, 0, sizeof *c);
     c->bucket_elems = DEFAULT_BUCKET_ELEMS;
+    c->min_bucket_elems = (size_t)(BUCKET_DEFAULT_MIB * (1 << 20)) / sizeof(float);
     if (comm_discover(&c->rank, &c->world, &c->local_rank, &c->launcher) != 0) return -1;
     if (strcmp(backend, "auto") == 0 && comm_choose_backend(backend, 0, &backend) != 0) return -1;
     if (strcmp(backend, "none") == 0) {
@@ -143,12 +143,9 @@ void comm_shard_of(const Comm *c, int rank, size_t n, size_t *begin, size_t *end
 
 void comm_shard(const Comm *c, size_t n, size_t *begin, size_t *end) { comm_shard_of(c, c->rank, n, begin, end); }
 
-void comm_all_reduce_mean(Comm *c, float *x, size_t n) { c->ops->all_reduce_mean(c, x, n); }
-void comm_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t n) {
-    c->ops->reduce_scatter_mean(c, x, shard, n);
-}
 void comm_all_gather(Comm *c, float *x, size_t n) { c->ops->all_gather(c, x, n, sizeof(float)); }
-void comm_all_gather_elems(Comm *c, void *x, size_t n, size_t elem_size) { c->ops->all_gather(c, x, n, elem_size); }
 void comm_broadcast(Comm *c, void *buf, size_t bytes, int root) { c->ops->broadcast(c, buf, bytes, root); }
 void comm_barrier(Comm *c) { c->ops->barrier(c); }
 double comm_sum(Comm *c, double x) { return c->ops->sum(c, x); }
+void comm_sum_in_place(Comm *c, double *x, size_t n) { c->ops->sum_in_place(c, x, n); }
+void *comm_stream(Comm *c) { return c->ops->stream ? c->ops->stream(c) : NULL; }

@@ -19,6 +19,8 @@ typedef struct {
     MPI_Request *requests;
     int *counts, *displs;      // per bucket: world entries each
     size_t capacity;           // buckets the arrays hold
+    MPI_Request *piece_requests;
+    size_t piece_capacity;     // requests piece_requests holds
 } MpiComm;
 
 static int mpi_init(Comm *c, int *argc, char ***argv) {
@@ -53,6 +55,7 @@ static void mpi_finalize(Comm *c) {
         free(m->requests);
         free(m->counts);
         free(m->displs);
+        free(m->piece_requests);
         free(m);
     }
     c->impl = NULL;
@@ -85,46 +88,16 @@ static void scale(float *x, size_t n, float s) {
     for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 
-static void mpi_all_reduce_mean(Comm *c, float *x, size_t n) {
-    MpiComm *m = c->impl;
-    size_t buckets = reserve_buckets(c, n);
-    for (size_t b = 0; b < buckets; b++) {
-        size_t lo = b * c->bucket_elems, len = n - lo < c->bucket_elems ? n - lo : c->bucket_elems;
-        MPI_Iallreduce(MPI_IN_PLACE, x + lo, (int)len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &m->requests[b]);
-    }
-    wait_all(c, buckets);
-    scale(x, n, 1.0f / c->world);
-}
-
 // For bucket [lo, hi): how many of its elements fall in each rank's shard, and where
-// (relative to lo) they start. Returns where this rank's part starts in its shard.
-static size_t bucket_split(const Comm *c, size_t n, size_t lo, size_t hi, int *counts, int *displs) {
-    size_t mine = 0;
+// (relative to lo) they start.
+static void bucket_split(const Comm *c, size_t n, size_t lo, size_t hi, int *counts, int *displs) {
     for (int r = 0; r < c->world; r++) {
         size_t sb, se;
         comm_shard_of(c, r, n, &sb, &se);
         size_t a = sb > lo ? sb : lo, e = se < hi ? se : hi;
         counts[r] = a < e ? (int)(e - a) : 0;
         displs[r] = a < e ? (int)(a - lo) : 0;
-        if (r == c->rank && a < e) mine = a - sb;
     }
-    return mine;
-}
-
-static void mpi_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t n) {
-    MpiComm *m = c->impl;
-    size_t buckets = reserve_buckets(c, n), begin, end;
-    comm_shard(c, n, &begin, &end);
-    for (size_t b = 0; b < buckets; b++) {
-        size_t lo = b * c->bucket_elems, hi = n - lo < c->bucket_elems ? n : lo + c->bucket_elems;
-        int *counts = m->counts + b * c->world;
-        size_t at = bucket_split(c, n, lo, hi, counts, m->displs + b * c->world);
-        // the shards are contiguous, so the bucket's rank parts follow each other as
-        // MPI_Reduce_scatter expects (counts in rank order, no gaps)
-        MPI_Ireduce_scatter(x + lo, shard + at, counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &m->requests[b]);
-    }
-    wait_all(c, buckets);
-    scale(shard, end - begin, 1.0f / c->world);
 }
 
 // elements of any size as one contiguous MPI type, so counts and displacements stay in
@@ -154,6 +127,62 @@ static void mpi_broadcast(Comm *c, void *buf, size_t bytes, int root) {
     }
 }
 
+// ---- the bucket collectives (include/buckets.h): each piece in chunks of at most
+// c->bucket_elems elements (an MPI count is an int), all started, then awaited
+
+// room for the requests of pieces' chunks; returns their count
+static size_t reserve_pieces(Comm *c, const BucketPiece *pieces, size_t count) {
+    MpiComm *m = c->impl;
+    size_t chunks = 0;
+    for (size_t i = 0; i < count; i++) chunks += (pieces[i].hi - pieces[i].lo + c->bucket_elems - 1) / c->bucket_elems;
+    if (chunks > m->piece_capacity) {
+        free(m->piece_requests);
+        m->piece_requests = xmalloc(chunks * sizeof(MPI_Request));
+        m->piece_capacity = chunks;
+    }
+    return chunks;
+}
+
+// the MPI sum goes into the owner (to_owner) or every rank; then the ranks that hold
+// a mean scale their sums
+static void mpi_reduce_pieces(Comm *c, const BucketPiece *pieces, size_t count, float *x, int to_owner) {
+    MpiComm *m = c->impl;
+    size_t chunks = reserve_pieces(c, pieces, count), r = 0;
+    for (size_t i = 0; i < count; i++) {
+        int root = pieces[i].owner, mine = root == c->rank;
+        for (size_t lo = pieces[i].lo; lo < pieces[i].hi; lo += c->bucket_elems) {
+            int len = (int)(pieces[i].hi - lo < c->bucket_elems ? pieces[i].hi - lo : c->bucket_elems);
+            if (!to_owner)
+                MPI_Iallreduce(MPI_IN_PLACE, x + lo, len, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &m->piece_requests[r++]);
+            else
+                MPI_Ireduce(mine ? MPI_IN_PLACE : x + lo, mine ? x + lo : NULL, len, MPI_FLOAT, MPI_SUM, root,
+                            MPI_COMM_WORLD, &m->piece_requests[r++]);
+        }
+    }
+    MPI_Waitall((int)chunks, m->piece_requests, MPI_STATUSES_IGNORE);
+    for (size_t i = 0; i < count; i++)
+        if (!to_owner || pieces[i].owner == c->rank) scale(x + pieces[i].lo, pieces[i].hi - pieces[i].lo, 1.0f / c->world);
+}
+
+static void mpi_broadcast_pieces(Comm *c, const BucketPiece *pieces, size_t count, void *x, size_t elem_size) {
+    MpiComm *m = c->impl;
+    MPI_Datatype elem;
+    MPI_Type_contiguous((int)elem_size, MPI_BYTE, &elem);
+    MPI_Type_commit(&elem);
+    size_t chunks = reserve_pieces(c, pieces, count), r = 0;
+    for (size_t i = 0; i < count; i++)
+        for (size_t lo = pieces[i].lo; lo < pieces[i].hi; lo += c->bucket_elems) {
+            int len = (int)(pieces[i].hi - lo < c->bucket_elems ? pieces[i].hi - lo : c->bucket_elems);
+            MPI_Ibcast((char *)x + lo * elem_size, len, elem, pieces[i].owner, MPI_COMM_WORLD, &m->piece_requests[r++]);
+        }
+    MPI_Waitall((int)chunks, m->piece_requests, MPI_STATUSES_IGNORE);
+    MPI_Type_free(&elem);
+}
+
+static void mpi_sum_in_place(Comm *c, double *x, size_t n) {
+    MPI_Allreduce(MPI_IN_PLACE, x, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+}
+
 static void mpi_barrier(Comm *c) { MPI_Barrier(MPI_COMM_WORLD); }
 
 static double mpi_sum(Comm *c, double x) {
@@ -163,7 +192,7 @@ static double mpi_sum(Comm *c, double x) {
 }
 
 const CommOps comm_mpi_ops = {
-    .name = "mpi", .init = mpi_init, .finalize = mpi_finalize, .all_reduce_mean = mpi_all_reduce_mean,
-    .reduce_scatter_mean = mpi_reduce_scatter_mean, .all_gather = mpi_all_gather, .broadcast = mpi_broadcast,
-    .barrier = mpi_barrier, .sum = mpi_sum,
+    .name = "mpi", .init = mpi_init, .finalize = mpi_finalize, .all_gather = mpi_all_gather, .broadcast = mpi_broadcast,
+    .barrier = mpi_barrier, .sum = mpi_sum, .reduce_pieces = mpi_reduce_pieces,
+    .broadcast_pieces = mpi_broadcast_pieces, .sum_in_place = mpi_sum_in_place,
 };

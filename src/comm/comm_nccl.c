@@ -2,7 +2,9 @@
 // by the local rank. The NCCL unique id is bootstrapped by MPI under mpirun/srun,
 // or by a TCP rendezvous on MASTER_ADDR/MASTER_PORT under torchrun. Collectives run
 // on the backend's stream and wait for it before returning, so callers see finished
-// results; all-reduce goes in bucket-sized calls in one NCCL group.
+// results. The bucket
+// collectives and comm_sum_in_place are the exception: they are enqueued on that
+// stream and return at once (the GPU model's overlap, include/buckets.h).
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 #include <stdlib.h>
@@ -87,34 +89,15 @@ static void nccl_finalize(Comm *c) {
 
 static void sync_stream(Comm *c) { CUDA_CHECK(cudaStreamSynchronize(((NcclComm *)c->impl)->stream)); }
 
-static void nccl_all_reduce_mean(Comm *c, float *x, size_t count) {
-    NcclComm *n = c->impl;
-    NCCL_CHECK(ncclGroupStart());
-    for (size_t lo = 0; lo < count; lo += c->bucket_elems) {
-        size_t len = count - lo < c->bucket_elems ? count - lo : c->bucket_elems;
-        NCCL_CHECK(ncclAllReduce(x + lo, x + lo, len, ncclFloat, ncclAvg, n->comm, n->stream));
-    }
-    NCCL_CHECK(ncclGroupEnd());
-    sync_stream(c);
-}
-
-// NCCL's reduce-scatter and all-gather need equal parts: the CUDA path allocates its
-// flat vectors padded to a multiple of the world size (comm_shard then gives every
-// rank ceil(n/world) elements, the padding stays zero). One call each over the whole
-// vector: NCCL pipelines it in chunks itself. A reduce-scatter whose shard is
-// x + rank * part runs in place (NCCL's rule), which the GPU model relies on.
+// NCCL's all-gather needs equal parts: the CUDA path allocates its flat vectors
+// padded to a multiple of the world size (comm_shard then gives every rank
+// ceil(n/world) elements, the padding stays zero). One call over the whole vector:
+// NCCL pipelines it in chunks itself.
 static size_t equal_part(const Comm *c, size_t count) {
     size_t per = count / c->world;
     if (per * c->world != count)
-        die("comm: nccl reduce-scatter/all-gather of %zu elements over %d ranks: pad to a multiple of the world",
-            count, c->world);
+        die("comm: nccl all-gather of %zu elements over %d ranks: pad to a multiple of the world", count, c->world);
     return per;
-}
-
-static void nccl_reduce_scatter_mean(Comm *c, float *x, float *shard, size_t count) {
-    NcclComm *n = c->impl;
-    NCCL_CHECK(ncclReduceScatter(x, shard, equal_part(c, count), ncclFloat, ncclAvg, n->comm, n->stream));
-    sync_stream(c);
 }
 
 // any element size, as bytes
@@ -134,6 +117,11 @@ static void nccl_broadcast(Comm *c, void *buf, size_t bytes, int root) {
 
 static double nccl_sum(Comm *c, double x) {
     NcclComm *n = c->impl;
+    // A host scalar goes over MPI when MPI launched the ranks: through NCCL it would
+    // wait on the host for every collective queued before it on the stream (the
+    // gradient buckets, the parameter broadcasts), and the host could not enqueue
+    // the next forward meanwhile. Under torchrun there is no MPI: it takes the stream.
+    if (n->boot.ops) return comm_mpi_ops.sum(&n->boot, x);
     // copy in, reduce and copy out in order on the one (non-blocking) stream: a plain
     // cudaMemcpy runs on the legacy stream, which that stream does not wait for, and
     // from pageable memory it may return before the copy has reached the device
@@ -146,8 +134,43 @@ static double nccl_sum(Comm *c, double x) {
 
 static void nccl_barrier(Comm *c) { nccl_sum(c, 0); }
 
+// ---- enqueued on the backend's stream, no wait: the caller orders its streams
+// against it with events (include/buckets.h)
+
+// each piece's reduce (or all-reduce), averaged by NCCL, in one group; in place
+static void nccl_reduce_pieces(Comm *c, const BucketPiece *pieces, size_t count, float *x, int to_owner) {
+    NcclComm *n = c->impl;
+    NCCL_CHECK(ncclGroupStart());
+    for (size_t i = 0; i < count; i++) {
+        float *at = x + pieces[i].lo;
+        size_t len = pieces[i].hi - pieces[i].lo;
+        if (to_owner) NCCL_CHECK(ncclReduce(at, at, len, ncclFloat, ncclAvg, pieces[i].owner, n->comm, n->stream));
+        else NCCL_CHECK(ncclAllReduce(at, at, len, ncclFloat, ncclAvg, n->comm, n->stream));
+    }
+    NCCL_CHECK(ncclGroupEnd());
+}
+
+static void nccl_broadcast_pieces(Comm *c, const BucketPiece *pieces, size_t count, void *x, size_t elem_size) {
+    NcclComm *n = c->impl;
+    NCCL_CHECK(ncclGroupStart());
+    for (size_t i = 0; i < count; i++) {
+        char *at = (char *)x + pieces[i].lo * elem_size;
+        NCCL_CHECK(ncclBroadcast(at, at, (pieces[i].hi - pieces[i].lo) * elem_size, ncclUint8, pieces[i].owner,
+                                 n->comm, n->stream));
+    }
+    NCCL_CHECK(ncclGroupEnd());
+}
+
+static void nccl_sum_in_place(Comm *c, double *x, size_t count) {
+    NcclComm *n = c->impl;
+    NCCL_CHECK(ncclAllReduce(x, x, count, ncclDouble, ncclSum, n->comm, n->stream));
+}
+
+static void *nccl_stream(Comm *c) { return ((NcclComm *)c->impl)->stream; }
+
 const CommOps comm_nccl_ops = {
     .name = "nccl", .device_buffers = 1, .init = nccl_init, .finalize = nccl_finalize,
-    .all_reduce_mean = nccl_all_reduce_mean, .reduce_scatter_mean = nccl_reduce_scatter_mean,
     .all_gather = nccl_all_gather, .broadcast = nccl_broadcast, .barrier = nccl_barrier, .sum = nccl_sum,
+    .reduce_pieces = nccl_reduce_pieces, .broadcast_pieces = nccl_broadcast_pieces,
+    .sum_in_place = nccl_sum_in_place, .stream = nccl_stream,
 };

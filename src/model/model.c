@@ -59,6 +59,8 @@ size_t model_param_count(const ModelConfig *cfg) {
     return layout_params(t, cfg);
 }
 
+size_t model_param_layout(ParamTensor *tensors, const ModelConfig *cfg) { return layout_params(tensors, cfg); }
+
 void model_create(Model *m, const ModelConfig *cfg) {
     memset(m, 0, sizeof *m);
     m->config = *cfg;

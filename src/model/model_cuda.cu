@@ -9,6 +9,7 @@
 #include "common.cuh"
 #include "matmul_cuda.h"
 extern "C" {
+#include "grad_buckets.h"
 #include "model_cuda.h"
 #include "util.h"
 }
@@ -57,6 +58,13 @@ struct GpuModel {
     GpuStepStats *ring;
     cudaEvent_t ring_ready[GPU_STATS_PENDING];
     int ring_head, ring_count;
+    // data parallel: the gradient buckets and the comm's stream, on which every
+    // collective runs in issue order (doc/kernels.md, "Data-parallel overlap")
+    BucketPlan plan;
+    cudaStream_t comm_stream;
+    cudaEvent_t compute_mark, comm_mark;   // one stream's progress for the other to wait on
+    cudaEvent_t *params_ready;             // ZeRO-1, per bucket: its parameters are broadcast
+    int reducing;                          // this step's backward has issued the reductions
 };
 
 int gpu_device_probe(char *why, size_t n) {
@@ -116,6 +124,70 @@ static int plan_memory(GpuModel *g, Slot *s) {
     return k;
 }
 
+// ---- data-parallel overlap (doc/kernels.md): the compute stream and the comm's
+// stream wait on each other through events, never through the host
+
+// data parallel: the gradient buckets over the padded vectors, and the backend's
+// stream; -1 with scpt_error()
+static int plan_buckets(GpuModel *g) {
+    Comm *comm = g->o.comm;
+    g->comm_stream = (cudaStream_t)comm_stream(comm);
+    if (!g->comm_stream) {
+        scpt_set_error("model_cuda: %d GPU ranks exchange gradients on the device, which takes --comm nccl, not %s",
+                       comm->world, comm_backend_name(comm));
+        return -1;
+    }
+    return grad_bucket_plan(&g->plan, &g->c, g->tensors, g->num_params, g->padded, comm, comm->min_bucket_elems);
+}
+
+static void create_overlap_events(GpuModel *g) {
+    CUDA_CHECK(cudaEventCreateWithFlags(&g->compute_mark, cudaEventDisableTiming));
+    CUDA_CHECK(cudaEventCreateWithFlags(&g->comm_mark, cudaEventDisableTiming));
+    if (!g->sharded) return;
+    g->params_ready = (cudaEvent_t *)xmalloc(g->plan.num_buckets * sizeof(cudaEvent_t));
+    for (int k = 0; k < g->plan.num_buckets; k++)
+        CUDA_CHECK(cudaEventCreateWithFlags(&g->params_ready[k], cudaEventDisableTiming));
+}
+
+// what the compute stream has issued so far comes before what is issued on the comm's stream next
+static void comm_waits_for_compute(GpuModel *g) {
+    CUDA_CHECK(cudaEventRecord(g->compute_mark, g->stream));
+    CUDA_CHECK(cudaStreamWaitEvent(g->comm_stream, g->compute_mark, 0));
+}
+
+static void compute_waits_for_comm(GpuModel *g) {
+    CUDA_CHECK(cudaEventRecord(g->comm_mark, g->comm_stream));
+    CUDA_CHECK(cudaStreamWaitEvent(g->stream, g->comm_mark, 0));
+}
+
+// bucket k's gradients are complete on the compute stream: their mean over the ranks
+// (ZeRO-1: into each piece's owner) on the comm's stream, while compute goes on
+static void reduce_bucket(GpuModel *g, int k) {
+    comm_waits_for_compute(g);
+    comm_bucket_reduce_mean(g->o.comm, &g->plan, k, g->grads, g->sharded);
+}
+
+// backward has written the last gradient of `group` (include/grad_buckets.h)
+static void gradients_done(GpuModel *g, int group) {
+    if (g->reducing && bucket_closes(&g->plan, group)) reduce_bucket(g, g->plan.group_bucket[group]);
+}
+
+// ZeRO-1, after AdamW: every bucket's bf16 parameters from their owners, in the
+// order the next forward reads them (the embeddings' bucket is the last)
+static void share_parameters(GpuModel *g) {
+    comm_waits_for_compute(g);
+    for (int k = g->plan.num_buckets - 1; k >= 0; k--) {
+        comm_bucket_broadcast(g->o.comm, &g->plan, k, g->params, sizeof(floatX));
+        CUDA_CHECK(cudaEventRecord(g->params_ready[k], g->comm_stream));
+    }
+}
+
+// the forward's first read of `group`'s parameters waits for their broadcast (an
+// event never recorded, before the first update, does not hold the stream)
+static void wait_parameters(GpuModel *g, int group) {
+    if (g->params_ready) CUDA_CHECK(cudaStreamWaitEvent(g->stream, g->params_ready[g->plan.group_bucket[group]], 0));
+}
+
 __global__ static void to_bf16_kernel(floatX *out, const float *in, size_t n) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) out[i] = __float2bfloat16_rn(in[i]);
@@ -158,6 +230,11 @@ GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int
     g->tensor_offsets[NUM_PARAM_TENSORS] = m->num_params;
     g->o = *o;
     g->B = B, g->T = T;
+    // a device backend of one rank takes the same path (its collectives copy nothing)
+    if ((world > 1 || (o->comm && comm_device_buffers(o->comm))) && plan_buckets(g) != 0) {
+        free(g);
+        return NULL;
+    }
 
     Slot slots[64];
     int n = plan_memory(g, slots);
@@ -173,6 +250,7 @@ GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int
     if (need > free_bytes) {
         scpt_set_error("model_cuda: batch %d x %d needs %.2f GiB of device memory, %.2f GiB are free (lower --batch, "
                        "or --recompute 1)", B, T, need / 1073741824.0, free_bytes / 1073741824.0);
+        bucket_plan_free(&g->plan);
         free(g);
         return NULL;
     }
@@ -180,6 +258,7 @@ GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int
     CUDA_CHECK(cudaMalloc(&g->memory, total));
     for (int i = 0; i < n; i++) *slots[i].ptr = slots[i].bytes ? (char *)g->memory + offsets[i] : NULL;
     CUDA_CHECK(cudaStreamCreate(&g->stream));
+    if (g->plan.num_buckets) create_overlap_events(g);
     CUDA_CHECK(cudaStreamCreateWithFlags(&g->copy_stream, cudaStreamNonBlocking));
     CUDA_CHECK(cudaHostAlloc((void **)&g->staged, 4 * sizeof(int) * B * T, cudaHostAllocDefault));
     CUDA_CHECK(cudaHostAlloc((void **)&g->ring, GPU_STATS_PENDING * sizeof(GpuStepStats), cudaHostAllocDefault));
@@ -252,6 +331,12 @@ void gpu_model_print_memory(const GpuModel *g) {
                r, g->o.zero, g->bytes[MEM_PARAMS] / MiB, g->bytes[MEM_GRADS] / MiB, g->bytes[MEM_OPTIM] / MiB, b, e,
                rest / MiB, gpu_model_bytes(g) / MiB);
     }
+    if (g->plan.num_buckets)
+        printf("gradient buckets: %d of >= %.3g MiB (the last may be smaller), %zu pieces across the shards; "
+               "reduced during the last micro-batch's backward%s\n",
+               g->plan.num_buckets, comm->min_bucket_elems * sizeof(float) / 1048576.0,
+               g->plan.piece_start[g->plan.num_buckets],
+               g->sharded ? ", parameters broadcast during the next forward" : "");
     // training FLOPs per token as PaLM (appendix B) counts them: 6 per matmul weight
     // (forward 2, backward 4) plus 12 * L * C * T for attention's two T x T products
     // (not halved for the causal mask). dev/bench_e2e.sh reads this line for MFU.
@@ -394,11 +479,13 @@ void gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B
     int saved_B = g->B, saved_T = g->T;
     g->B = B, g->T = T;   // layer_acts strides by the pass's N
     cudaStream_t s = g->stream;
+    wait_parameters(g, GRAD_GROUP_EMBEDDINGS(c));
     encoder_forward_cuda(g->encoded, g->inputs, tensor(g, g->params, P_WTE), tensor(g, g->params, P_WPE), B, T, C, s);
     int fused_gelu = c->arch == ARCH_GPT2 && g->o.fuse_gelu;
     for (int l = 0; l < c->n_layer; l++) {
         LayerActs x = layer_acts(g, l);
         LayerW<floatX> p = layer_w(g, g->params, l);
+        wait_parameters(g, GRAD_GROUP_LAYER(c, l));
         // later layers' ln1 came with the previous layer's residual3
         if (l == 0) norm_forward(g, x.ln1, x.ln1_mean, x.ln1_rstd, x.residual, p.ln1w, p.ln1b, N);
         matmul_forward_cuda(x.qkv, NULL, x.ln1, p.qkvw, p.qkvb, N, C, qkv_channels(c), s);
@@ -417,9 +504,11 @@ void gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B
         if (l + 1 < c->n_layer) {
             LayerActs nx = layer_acts(g, l + 1);
             LayerW<floatX> np = layer_w(g, g->params, l + 1);
+            wait_parameters(g, GRAD_GROUP_LAYER(c, l + 1));   // np.ln1w
             residual_norm_forward(g, x.residual3, nx.ln1, nx.ln1_mean, nx.ln1_rstd, x.residual2, g->dbuf_b, np.ln1w,
                                   np.ln1b, N);
         } else {
+            wait_parameters(g, GRAD_GROUP_HEAD);   // the final norm's weights
             residual_norm_forward(g, x.residual3, g->lnf, g->lnf_mean, g->lnf_rstd, x.residual2, g->dbuf_b,
                                   tensor(g, g->params, P_LNFW), tensor(g, g->params, P_LNFB), N);
         }
@@ -447,13 +536,14 @@ double gpu_model_loss_sum(GpuModel *g) {
     return sum;
 }
 
-void gpu_model_backward(GpuModel *g) {
+void gpu_model_backward(GpuModel *g, int last_micro) {
     const ModelConfig *c = &g->c;
     if (!g->backward_ready) die("gpu_model_backward: the last forward was not a training forward with targets");
     int B = g->last_B, T = g->last_T, N = B * T, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head;
     int HS = head_size(c), H = c->ffn_hidden, FC = fc_channels(c), QKV = qkv_channels(c);
     int saved_B = g->B, saved_T = g->T;
     g->B = B, g->T = T;
+    g->reducing = last_micro && g->plan.num_buckets;
     cudaStream_t s = g->stream;
     const size_t X = sizeof(floatX);
     int fused_gelu = c->arch == ARCH_GPT2 && g->o.fuse_gelu;
@@ -464,6 +554,7 @@ void gpu_model_backward(GpuModel *g) {
     LayerActs last = layer_acts(g, c->n_layer - 1);
     norm_backward(g, g->dres, tensor(g, g->grads, P_LNFW), tensor(g, g->grads, P_LNFB), g->dbuf_b, last.residual3,
                   tensor(g, g->params, P_LNFW), g->lnf_mean, g->lnf_rstd, N);
+    gradients_done(g, GRAD_GROUP_HEAD);
     for (int l = c->n_layer - 1; l >= 0; l--) {
         LayerActs x = layer_acts(g, l);
         LayerW<floatX> p = layer_w(g, g->params, l);
@@ -494,9 +585,11 @@ void gpu_model_backward(GpuModel *g) {
         if (g->o.recompute) norm_forward(g, x.ln1, x.ln1_mean, x.ln1_rstd, x.residual, p.ln1w, p.ln1b, N);
         matmul_backward_cuda(g->dbuf_b, dp.qkvw, dp.qkvb, g->dbuf_a, x.ln1, p.qkvw, NULL, N, C, QKV, g->scratch, s);
         norm_backward(g, g->dres, dp.ln1w, dp.ln1b, g->dbuf_b, x.residual, p.ln1w, x.ln1_mean, x.ln1_rstd, N);
+        gradients_done(g, GRAD_GROUP_LAYER(c, l));
     }
     encoder_backward_cuda(tensor(g, g->grads, P_WTE), tensor(g, g->grads, P_WPE), g->dres, g->inputs, B, T, C,
                           g->o.deterministic, g->scratch, s);
+    gradients_done(g, GRAD_GROUP_EMBEDDINGS(c));
     release_inputs(g);
     g->B = saved_B, g->T = saved_T;
     g->backward_ready = 0;
@@ -510,6 +603,9 @@ __global__ static void zero_unless_diverged_kernel(float *x, size_t n, const Gpu
 }
 
 void gpu_model_zero_grad(GpuModel *g) {
+    // reductions a step issued but did not finish (its update never came) read the gradients
+    if (g->reducing) compute_waits_for_comm(g);
+    g->reducing = 0;
     size_t blocks = ceil_div(g->padded, 256);
     zero_unless_diverged_kernel<<<blocks < 65536 ? blocks : 65536, 256, 0, g->stream>>>(g->grads, g->padded, g->stats);
     CUDA_CHECK_LAUNCH();
@@ -518,38 +614,33 @@ void gpu_model_zero_grad(GpuModel *g) {
 
 void gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm) {
     cudaStream_t s = g->stream;
-    Comm *comm = g->o.comm;
-    int ranks = comm && comm->world > 1;
-    if (ranks) {
-        // the collectives run on the comm's stream: backward must have finished
-        CUDA_CHECK(cudaStreamSynchronize(s));
-        if (g->sharded) comm_reduce_scatter_mean(comm, g->grads, g->grads + g->shard_at, g->padded);   // in place
-        else comm_all_reduce_mean(comm, g->grads, g->num_params);
+    if (g->plan.num_buckets) {
+        // the reductions the backward did not issue (no backward of this step was its last) go now
+        if (!g->reducing)
+            for (int k = 0; k < g->plan.num_buckets; k++) reduce_bucket(g, k);
+        g->reducing = 0;
+        compute_waits_for_comm(g);
     }
     global_norm_squared_cuda(g->sumsq, g->grads + g->begin, g->end - g->begin, g->scratch, s);
     if (g->sharded) {
-        // the norm over all shards: a host round trip of one double per step
-        double sumsq;
-        CUDA_CHECK(cudaMemcpyAsync(&sumsq, g->sumsq, sizeof sumsq, cudaMemcpyDeviceToHost, s));
-        CUDA_CHECK(cudaStreamSynchronize(s));
-        sumsq = comm_sum(comm, sumsq);
-        CUDA_CHECK(cudaMemcpyAsync(g->sumsq, &sumsq, sizeof sumsq, cudaMemcpyHostToDevice, s));
+        // the norm over all shards: the sums of squares added on the device
+        comm_waits_for_compute(g);
+        comm_sum_in_place(g->o.comm, g->sumsq, 1);
+        compute_waits_for_comm(g);
     }
     clip_scale_cuda(g->clip_scale, &g->stats->norm, g->sumsq, max_norm, &g->stats->loss_sum, &g->stats->diverged, s);
     adamw_step_cuda(g->params, g->master, g->grads, g->m, g->v, g->begin, g->end, g->tensor_offsets,
                     NUM_PARAM_TENSORS, cfg->decay_mask, lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay, t,
                     g->clip_scale, 0, s);
+    // each rank wrote the bf16 parameters of its range; the others' come over the wire
+    // while the next forward runs
+    if (g->sharded) share_parameters(g);
     if (g->ring_count == GPU_STATS_PENDING)
         die("gpu_model_update: %d updates wait unread (gpu_model_step_stats)", GPU_STATS_PENDING);
     int k = (g->ring_head + g->ring_count++) % GPU_STATS_PENDING;
     CUDA_CHECK(cudaMemcpyAsync(&g->ring[k], g->stats, sizeof(GpuStepStats), cudaMemcpyDeviceToHost, s));
     CUDA_CHECK(cudaEventRecord(g->ring_ready[k], s));
     CUDA_CHECK(cudaMemsetAsync(&g->stats->loss_sum, 0, sizeof(double), s));   // taken with the statistics
-    // each rank wrote the bf16 parameters of its range; the others' come over the wire
-    if (g->sharded) {
-        CUDA_CHECK(cudaStreamSynchronize(s));
-        comm_all_gather_elems(comm, g->params, g->padded, sizeof(floatX));
-    }
 }
 
 int gpu_model_step_stats(GpuModel *g, GpuStepStats *out) {
@@ -591,6 +682,15 @@ void gpu_model_free(GpuModel *g) {
     if (!g) return;
     CUDA_CHECK(cudaStreamSynchronize(g->stream));
     CUDA_CHECK(cudaStreamDestroy(g->stream));
+    if (g->plan.num_buckets) {
+        CUDA_CHECK(cudaStreamSynchronize(g->comm_stream));   // broadcasts into the parameters
+        CUDA_CHECK(cudaEventDestroy(g->compute_mark));
+        CUDA_CHECK(cudaEventDestroy(g->comm_mark));
+        for (int k = 0; g->params_ready && k < g->plan.num_buckets; k++)
+            CUDA_CHECK(cudaEventDestroy(g->params_ready[k]));
+        free(g->params_ready);
+        bucket_plan_free(&g->plan);
+    }
     CUDA_CHECK(cudaStreamDestroy(g->copy_stream));
     for (int i = 0; i < 2; i++) {
         CUDA_CHECK(cudaEventDestroy(g->uploaded[i]));

@@ -27,7 +27,7 @@ void gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B
     UNREACHABLE;
 }
 double gpu_model_loss_sum(GpuModel *g) { UNREACHABLE; }
-void gpu_model_backward(GpuModel *g) { UNREACHABLE; }
+void gpu_model_backward(GpuModel *g, int last_micro) { UNREACHABLE; }
 void gpu_model_zero_grad(GpuModel *g) { UNREACHABLE; }
 void gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm) { UNREACHABLE; }
 int gpu_model_step_stats(GpuModel *g, GpuStepStats *out) { UNREACHABLE; }
