@@ -103,7 +103,7 @@ void gpu_model_zero_grad(GpuModel *g);
 void gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm);
 // what one update computed, as the device left it after the step
 typedef struct {
-    double loss_sum;   // this rank's losses at kept targets, summed over the step's forwards
+    double loss_sum;   // the losses at kept targets, summed over the step's forwards and all ranks
     float norm;        // the global gradient norm before clipping
     int diverged;      // 1: the loss sum or the norm of this step or an earlier one was not finite: not taken
 } GpuStepStats;

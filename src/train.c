@@ -572,7 +572,7 @@ static void finish_step(Run *r, StepRecord *rec) {
     if (r->gpu) {
         GpuStepStats st;
         if (!gpu_model_step_stats(r->gpu, &st)) die("step %d: the device has no statistics for it", rec->step);
-        rec->loss = rec->trained > 0 ? comm_sum(&r->comm, st.loss_sum) / rec->trained : 0;
+        rec->loss = rec->trained > 0 ? st.loss_sum / rec->trained : 0;   // summed over the ranks on the device
         rec->norm = st.norm;
         rec->diverged = st.diverged || !isfinite(rec->loss) || !isfinite(rec->norm);
     }

@@ -622,10 +622,13 @@ void gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, floa
         compute_waits_for_comm(g);
     }
     global_norm_squared_cuda(g->sumsq, g->grads + g->begin, g->end - g->begin, g->scratch, s);
-    if (g->sharded) {
-        // the norm over all shards: the sums of squares added on the device
+    if (g->plan.num_buckets) {
+        // added over the ranks on the device: the loss sums (so that every rank's guard
+        // sees the same loss, and the host needs no collective for it) and under ZeRO-1
+        // the shards' sums of squares (the norm of the whole vector)
         comm_waits_for_compute(g);
-        comm_sum_in_place(g->o.comm, g->sumsq, 1);
+        comm_sum_in_place(g->o.comm, &g->stats->loss_sum, 1);
+        if (g->sharded) comm_sum_in_place(g->o.comm, g->sumsq, 1);
         compute_waits_for_comm(g);
     }
     clip_scale_cuda(g->clip_scale, &g->stats->norm, g->sumsq, max_norm, &g->stats->loss_sum, &g->stats->diverged, s);
