@@ -339,8 +339,15 @@ __device__ inline void dq_add(float *acc, int *sem, int kb, const float (*dq)[4]
         }
         return;
     }
-    if (threadIdx.x == 0)
-        while (load_acquire(sem) != kb) __nanosleep(64);
+    if (threadIdx.x == 0) {
+        // legitimate waits last microseconds to milliseconds (one earlier key block's
+        // tile); 2^24 polls are seconds: the dispatch-order assumption failed, and a
+        // trap (CUDA's "unspecified launch failure" at the next call) beats a hang
+        for (int polls = 0; load_acquire(sem) != kb; polls++) {
+            if (polls == 1 << 24) __trap();
+            __nanosleep(64);
+        }
+    }
     __syncthreads();
     #pragma unroll
     for (int dt = 0; dt < HS / 2 / FLASH_MMA_N; dt++) {
