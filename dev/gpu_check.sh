@@ -11,9 +11,9 @@
 #   test-gpu  `make test-gpu` under SCPT_REQUIRE_GPU=1: no device is a failure
 #   e2e       train at gpt2-124m, B=16, T=1024 beside the PyTorch reference
 #             (dev/bench_e2e.sh): tokens/s, MFU, the ratio
-#   memcheck  compute-sanitizer memcheck over the kernel, matmul and model tests
+#   memcheck  compute-sanitizer memcheck over the kernel, attention (small shapes), matmul and model tests
 #   benches   every kernel benchmark of dev/cuda
-#   racecheck compute-sanitizer racecheck over the kernel tests
+#   racecheck compute-sanitizer racecheck over the attention (small shapes: the dQ semaphores) and kernel tests
 # GPU_CHECK_STAGES="e2e benches" runs only those of the stages after build (a rerun
 # of what an earlier run had no time for). Every log goes to OUTDIR, and a
 # one-screen verdict to OUTDIR/verdict.txt (also printed). Exits 0 only when every stage passed; a stage skipped (no device, no
@@ -204,7 +204,7 @@ fi
 stage_header memcheck
 if gate memcheck 90; then
     run_logged "$out/memcheck.log" "$(cap 90)" "$make_cmd" "${make_args[@]}" gpu-sanitize \
-        "GPU_SANITIZE_RUNS=memcheck:test_kernels_gpu memcheck:test_matmul_gpu memcheck:test_model_gpu:gradients" &&
+        "GPU_SANITIZE_RUNS=memcheck:test_kernels_gpu memcheck:test_attention_gpu:small memcheck:test_matmul_gpu memcheck:test_model_gpu:gradients" &&
         record memcheck PASS "$(grep -c '^== compute-sanitizer' "$out/memcheck.log") programs, no errors" ||
         record memcheck FAIL "$(grep -m1 -E 'ERROR SUMMARY: [1-9]|Invalid|stopped' "$out/memcheck.log" || echo 'see memcheck.log')"
 fi
@@ -224,8 +224,8 @@ fi
 stage_header racecheck
 if gate racecheck 90; then
     run_logged "$out/racecheck.log" "$(cap 90)" "$make_cmd" "${make_args[@]}" gpu-sanitize \
-        "GPU_SANITIZE_RUNS=racecheck:test_kernels_gpu" &&
-        record racecheck PASS "test_kernels_gpu, no hazards" ||
+        "GPU_SANITIZE_RUNS=racecheck:test_attention_gpu:small racecheck:test_kernels_gpu" &&
+        record racecheck PASS "test_attention_gpu (small shapes) and test_kernels_gpu, no hazards" ||
         record racecheck FAIL "$(grep -m1 -E 'RACECHECK SUMMARY: [1-9]|ERROR|stopped' "$out/racecheck.log" || echo 'see racecheck.log')"
 fi
 

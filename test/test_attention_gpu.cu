@@ -144,6 +144,7 @@ int main(int argc, char **argv) {
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
+    if (argc > 1) test_filter = argv[1];   // `test_attention_gpu small` under racecheck
     RUN_TEST(test_attention_small);
     RUN_TEST(test_attention_llama);
     return test_summary();
