@@ -333,25 +333,30 @@ static void test_checkpoint_exchange(void) {
     remove(path);
 }
 
+// one training step on one B x T micro-batch of the rule, enqueued (no host sync)
+static void enqueue_step(GpuModel *g, const ModelConfig *c, uint64_t *data, int t) {
+    AdamWConfig ac = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
+    int inputs[B * T], targets[B * T];
+    gpu_model_zero_grad(g);
+    make_batch(inputs, targets, c->vocab_size, data);
+    gpu_model_forward(g, inputs, targets, B, T, 1.0f);
+    gpu_model_backward(g, 1);
+    gpu_model_update(g, &ac, 1e-3f, t, 1.0f);
+}
+
 // The host may read each update's statistics later: three updates enqueued, then
 // read in order, give the bits of a run that reads after every update.
 static void test_lagged_stats(void) {
     ModelConfig c = config("tiny-llama");
     Model m;
     make_model(&m, &c, 4, 1.0f);
-    AdamWConfig ac = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
     GpuStepStats eager[3], lagged[3], none;
     for (int lag = 0; lag < 2; lag++) {
         GpuModel *g = gpu_from(&m, NULL, 1, 0, 0);
         uint64_t data = 31;
-        int inputs[B * T], targets[B * T];
         CHECK(gpu_model_step_stats(g, &none) == 0, "no update yet, yet stats came back");
         for (int t = 1; t <= 3; t++) {
-            gpu_model_zero_grad(g);
-            make_batch(inputs, targets, c.vocab_size, &data);
-            gpu_model_forward(g, inputs, targets, B, T, 1.0f);
-            gpu_model_backward(g, 1);
-            gpu_model_update(g, &ac, 1e-3f, t, 1.0f);
+            enqueue_step(g, &c, &data, t);
             if (!lag) gpu_model_step_stats(g, &eager[t - 1]);
         }
         for (int t = 0; lag && t < 3; t++) CHECK(gpu_model_step_stats(g, &lagged[t]) == 1, "update %d unread", t + 1);
@@ -380,16 +385,8 @@ static void test_divergence_guard(void) {
     float *start = xmalloc(bytes);
     memcpy(start, m.params, bytes);
     GpuModel *g = gpu_from(&m, NULL, 1, 0, 0);
-    AdamWConfig ac = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f};
     uint64_t data = 8;
-    int inputs[B * T], targets[B * T];
-    for (int t = 1; t <= 2; t++) {
-        gpu_model_zero_grad(g);
-        make_batch(inputs, targets, c.vocab_size, &data);
-        gpu_model_forward(g, inputs, targets, B, T, 1.0f);
-        gpu_model_backward(g, 1);
-        gpu_model_update(g, &ac, 1e-3f, t, 1.0f);
-    }
+    for (int t = 1; t <= 2; t++) enqueue_step(g, &c, &data, t);
     GpuStepStats st[2];
     for (int t = 0; t < 2; t++) gpu_model_step_stats(g, &st[t]);
     CHECK(st[0].diverged && !isfinite(st[0].loss_sum), "step 1: loss sum %g, diverged %d", st[0].loss_sum,
