@@ -550,7 +550,7 @@ void gpu_model_backward(GpuModel *g, int last_micro) {
     // the logits hold their gradient (fused classifier in the forward)
     matmul_backward_cuda(g->dbuf_b, head(g, g->grads), NULL, g->logits, g->lnf, head(g, g->params), NULL, N, C,
                          c->padded_vocab_size, g->scratch, s);
-    CUDA_CHECK(cudaMemsetAsync(g->dres, 0, N * C * X, s));
+    CUDA_CHECK(cudaMemsetAsync(g->dres, 0, (size_t)N * C * X, s));
     LayerActs last = layer_acts(g, c->n_layer - 1);
     norm_backward(g, g->dres, tensor(g, g->grads, P_LNFW), tensor(g, g->grads, P_LNFB), g->dbuf_b, last.residual3,
                   tensor(g, g->params, P_LNFW), g->lnf_mean, g->lnf_rstd, N);
@@ -671,6 +671,8 @@ static void fetch(GpuModel *g, float *host, const float *range, size_t lo, size_
 }
 
 void gpu_model_download(GpuModel *g, Model *m, OptimizerState *opt) {
+    // reductions a last backward issued without an update after it still write the gradients
+    if (g->reducing) compute_waits_for_comm(g);
     // the gradients first: under ZeRO-1 their buffer is the staging area below
     CUDA_CHECK(cudaMemcpyAsync(m->grads, g->grads, g->num_params * sizeof(float), cudaMemcpyDeviceToHost, g->stream));
     fetch(g, m->params, g->master, 0, g->num_params);
