@@ -5,6 +5,7 @@
 // stream lives in one buffer (dres) that every norm backward adds into (the skip
 // connection's gradient is the identity), and each branch's intermediate
 // gradients reuse two scratch buffers (dbuf_a, dbuf_b).
+#include <nvtx3/nvToolsExt.h>
 #include <string.h>
 #include "common.cuh"
 #include "matmul_cuda.h"
@@ -187,6 +188,19 @@ static void share_parameters(GpuModel *g) {
 static void wait_parameters(GpuModel *g, int group) {
     if (g->params_ready) CUDA_CHECK(cudaStreamWaitEvent(g->stream, g->params_ready[g->plan.group_bucket[group]], 0));
 }
+
+// A named range in an Nsight Systems timeline (NVTX, header-only: nothing to link, a
+// few nanoseconds without a profiler), open until the end of the enclosing scope:
+// forward, backward and update, and each layer inside them, so that a profile's
+// kernels group as `plan --roofline` lists them (doc/gpu_training.md).
+struct ProfileRange {
+    explicit ProfileRange(const char *what, int layer = -1) {
+        char name[48];
+        if (layer >= 0) snprintf(name, sizeof name, "%s layer %d", what, layer);
+        nvtxRangePushA(layer >= 0 ? name : what);
+    }
+    ~ProfileRange() { nvtxRangePop(); }
+};
 
 __global__ static void to_bf16_kernel(floatX *out, const float *in, size_t n) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -471,6 +485,7 @@ static void stage_inputs(GpuModel *g, const int *inputs, const int *targets, int
 static void release_inputs(GpuModel *g) { CUDA_CHECK(cudaEventRecord(g->consumed[g->slot ^ 1], g->stream)); }
 
 void gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B, int T, float loss_scale) {
+    ProfileRange range("forward");
     const ModelConfig *c = &g->c;
     if (B > g->B || T > g->T) die("gpu_model_forward: %d x %d exceeds the reserved %d x %d", B, T, g->B, g->T);
     // activations are laid out for the reserved shape; a smaller pass uses its start
@@ -483,6 +498,7 @@ void gpu_model_forward(GpuModel *g, const int *inputs, const int *targets, int B
     encoder_forward_cuda(g->encoded, g->inputs, tensor(g, g->params, P_WTE), tensor(g, g->params, P_WPE), B, T, C, s);
     int fused_gelu = c->arch == ARCH_GPT2 && g->o.fuse_gelu;
     for (int l = 0; l < c->n_layer; l++) {
+        ProfileRange layer("forward", l);
         LayerActs x = layer_acts(g, l);
         LayerW<floatX> p = layer_w(g, g->params, l);
         wait_parameters(g, GRAD_GROUP_LAYER(c, l));
@@ -537,6 +553,7 @@ double gpu_model_loss_sum(GpuModel *g) {
 }
 
 void gpu_model_backward(GpuModel *g, int last_micro) {
+    ProfileRange range("backward");
     const ModelConfig *c = &g->c;
     if (!g->backward_ready) die("gpu_model_backward: the last forward was not a training forward with targets");
     int B = g->last_B, T = g->last_T, N = B * T, C = c->n_embd, NH = c->n_head, NKV = c->n_kv_head;
@@ -556,6 +573,7 @@ void gpu_model_backward(GpuModel *g, int last_micro) {
                   tensor(g, g->params, P_LNFW), g->lnf_mean, g->lnf_rstd, N);
     gradients_done(g, GRAD_GROUP_HEAD);
     for (int l = c->n_layer - 1; l >= 0; l--) {
+        ProfileRange layer("backward", l);
         LayerActs x = layer_acts(g, l);
         LayerW<floatX> p = layer_w(g, g->params, l);
         LayerW<float> dp = layer_w(g, g->grads, l);
@@ -613,6 +631,7 @@ void gpu_model_zero_grad(GpuModel *g) {
 }
 
 void gpu_model_update(GpuModel *g, const AdamWConfig *cfg, float lr, int t, float max_norm) {
+    ProfileRange range("update");
     cudaStream_t s = g->stream;
     if (g->plan.num_buckets) {
         // the reductions the backward did not issue (no backward of this step was its last) go now
