@@ -141,7 +141,9 @@ static void write_doc(const ModelConfig *c, const PlanArgs *a, int argc, char **
            : z1r.fits ? "it fits only with recomputation"
                       : "it does not fit");
     printf("Its communication, %.1f GB per GPU per step, takes %.0f ms on NVLink against %.0f ms of compute, "
-           "so even without overlap it costs %.0f%% of the step.\n",
+           "so even without overlap it would cost %.0f%% of the step; `train` reduces the gradients in buckets "
+           "while the backward runs and broadcasts the parameters while the next forward runs "
+           "(doc/distributed.md), which hides most of it.\n",
            z1.comm_bytes / 1e9, 1e3 * z1.comm_s, 1e3 * z1.compute_s, 100 * z1.comm_s / z1.step_serial_s);
     PlanSetup s16 = setup_for(a, 2, 0);
     PlanResult z16;
