@@ -80,8 +80,7 @@ double roofline_causal_pairs(int T, int rows, int keys) {
 typedef struct {
     Roofline *r;
     const RooflineCard *k;
-    double times;        // how often the launches being added run per optimizer step
-    int deterministic;   // the backward kernels' mode (encoder, flash dQ)
+    double times;   // how often the launches being added run per optimizer step
 } Step;
 
 enum { TENSOR_CUBLAS, TENSOR_FLASH, CUDA_CORES };
@@ -219,7 +218,7 @@ static void attn_forward(Step *st, const Heads *h, GpuAttention kind) {
     }
 }
 
-static void attn_backward(Step *st, const ModelConfig *c, const Heads *h, GpuAttention kind) {
+static void attn_backward(Step *st, const ModelConfig *c, const Heads *h, GpuAttention kind, int deterministic) {
     const char *name = "attention backward";
     double heads_b = h->B * h->NH;
     memset_(st, X * h->N * qkv_channels(c));   // dqkv: the kernels add into it
@@ -234,7 +233,7 @@ static void attn_backward(Step *st, const ModelConfig *c, const Heads *h, GpuAtt
         // into an fp32 accumulator (the key blocks' adds meet in L2; it reaches HBM
         // once), which a small kernel folds into dqkv; the atomic mode clears it first
         double pairs = heads_b * roofline_causal_pairs(h->T, FLASH_ROWS, FLASH_ROWS), acc = F * h->N * h->NH * h->HS;
-        if (!st->deterministic) memset_(st, acc);
+        if (!deterministic) memset_(st, acc);
         add(st, name, 1, TENSOR_FLASH, 10 * h->HS * pairs, dkv_io + acc);
         add(st, name, 1, CUDA_CORES, 2 * h->N * h->NH * h->HS, acc + 2 * q_bytes(h));
     } else if (kind == GPU_ATTENTION_FP32) {
@@ -303,7 +302,7 @@ static void backward(Step *st, const ModelConfig *c, const RooflineSetup *s) {
     gemm_backward(st, "matmul fc", N, C, FC, gpt2, 0);
     norm_backward(st, c, N);
     gemm_backward(st, "matmul attproj", N, C, C, gpt2, 0);
-    attn_backward(st, c, &h, s->attention);
+    attn_backward(st, c, &h, s->attention, s->deterministic);
     if (!gpt2) rope(st, c, N, T);
     if (s->recompute) norm_forward(st, c, N);
     gemm_backward(st, "matmul qkv", N, C, QKV, gpt2, 0);
@@ -315,7 +314,7 @@ static void backward(Step *st, const ModelConfig *c, const RooflineSetup *s) {
     // min(N, vocab) rows of dwte
     double rows = fmin(N, c->vocab_size);
     if (gpt2) add(st, "encoder backward", 1, CUDA_CORES, N * C, X * N * C + 2 * F * T * C);
-    if (st->deterministic) {
+    if (s->deterministic) {
         add(st, "encoder backward", 1, CUDA_CORES, 0, I * N);   // iota
         add(st, "encoder backward", 4, CUDA_CORES, 0, 4 * I * N);
         add(st, "encoder backward", 1, CUDA_CORES, N * C, 2 * I * N + X * N * C + 2 * F * rows * C);
@@ -352,7 +351,7 @@ int roofline_step(const ModelConfig *c, const RooflineSetup *s, const RooflineCa
         scpt_set_error("roofline: head size %d: the GPU attention kernels take 64 or 128", head_size(c));
         return -1;
     }
-    Step st = {r, card, 1, s->deterministic};
+    Step st = {r, card, 1};
     memset_(&st, F * (double)model_param_count(c));   // gpu_model_zero_grad
     st.times = s->grad_accum;
     forward(&st, c, s);
