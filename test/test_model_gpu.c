@@ -181,22 +181,29 @@ static void gpu_grads(Model *m, const int *inputs, const int *targets, int deter
     gpu_model_free(g);
 }
 
+// A preset's model and one batch (the same each call), and a copy of the gradients
+// of the run that keeps every activation (deterministic); the caller frees it
+static float *stored_grads(Model *m, const char *preset, int *inputs, int *targets, int fuse_gelu) {
+    ModelConfig c = config(preset);
+    make_model(m, &c, 3, 5.0f);
+    uint64_t state = 9;
+    make_batch(inputs, targets, c.vocab_size, &state);
+    gpu_grads(m, inputs, targets, 1, 0, fuse_gelu);
+    float *grads = xmalloc(sizeof(float) * m->num_params);
+    memcpy(grads, m->grads, sizeof(float) * m->num_params);
+    return grads;
+}
+
 // Recomputing norms and activations runs the same kernels on the same inputs, so
 // the gradients are bitwise those of the stored run; deterministic mode repeats
 // bitwise (the first run with atomics is not compared).
 static void test_recompute_and_determinism(void) {
     const char *presets[] = {"tiny-gpt2", "tiny-llama"};
     for (int p = 0; p < 2; p++) {
-        ModelConfig c = config(presets[p]);
         Model m;
-        make_model(&m, &c, 3, 5.0f);
         int inputs[B * T], targets[B * T];
-        uint64_t state = 9;
-        make_batch(inputs, targets, c.vocab_size, &state);
+        float *first = stored_grads(&m, presets[p], inputs, targets, 0);
         size_t bytes = sizeof(float) * m.num_params;
-        float *first = xmalloc(bytes);
-        gpu_grads(&m, inputs, targets, 1, 0, 0);
-        memcpy(first, m.grads, bytes);
         gpu_grads(&m, inputs, targets, 1, 1, 0);
         CHECK(memcmp(first, m.grads, bytes) == 0, "%s: recompute changes the gradients", presets[p]);
         gpu_grads(&m, inputs, targets, 1, 0, 0);
@@ -218,16 +225,9 @@ static void test_recompute_and_determinism(void) {
 // pre-activation), so every other gradient keeps its bits and that one may move by
 // up to 2^-8 in relative L2 (random roundings cancel: expect far less).
 static void test_recompute_with_fused_gelu(void) {
-    ModelConfig c = config("tiny-gpt2");
     Model m;
-    make_model(&m, &c, 3, 5.0f);
     int inputs[B * T], targets[B * T];
-    uint64_t state = 9;
-    make_batch(inputs, targets, c.vocab_size, &state);
-    size_t bytes = sizeof(float) * m.num_params;
-    float *stored = xmalloc(bytes);
-    gpu_grads(&m, inputs, targets, 1, 0, 1);
-    memcpy(stored, m.grads, bytes);
+    float *stored = stored_grads(&m, "tiny-gpt2", inputs, targets, 1);
     gpu_grads(&m, inputs, targets, 1, 1, 1);
     for (int t = 0; t < NUM_PARAM_TENSORS; t++) {
         const ParamTensor *pt = &m.tensors[t];

@@ -282,7 +282,6 @@ GpuModel *gpu_model_create(const Model *m, const OptimizerState *opt, int B, int
     }
     for (int i = 0; i < GPU_STATS_PENDING; i++)
         CUDA_CHECK(cudaEventCreateWithFlags(&g->ring_ready[i], cudaEventDisableTiming));
-    g->inputs = g->input_slots, g->targets = g->input_slots + (size_t)B * T;
 
     // the fp32 weights pass through the gradient buffer: every bf16 parameter is
     // rounded from them, the master copy keeps this rank's range; padding stays 0
